@@ -1,0 +1,84 @@
+"""Django admin for users, their roles (groups) and sign-in sessions."""
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+
+from accounts import services
+from accounts.models import AuthSession, User
+
+
+class UserCreationForm(AdminUserCreationForm):
+    class Meta:
+        model = User
+        fields = ("email",)
+
+
+class UserEditForm(UserChangeForm):
+    class Meta:
+        model = User
+        fields = "__all__"
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    add_form = UserCreationForm
+    form = UserEditForm
+    ordering = ["email"]
+    list_display = ["email", "display_name", "is_active", "is_staff", "date_joined", "last_login"]
+    list_filter = ["is_active", "is_staff", "is_superuser", "groups"]
+    search_fields = ["email", "display_name"]
+    readonly_fields = ["id", "date_joined", "last_login"]
+    filter_horizontal = ["groups", "user_permissions"]
+    actions = ["activate", "deactivate"]
+    fieldsets = [
+        (None, {"fields": ["id", "email", "password"]}),
+        ("Profile", {"fields": ["display_name"]}),
+        ("Access", {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]}),
+        ("Dates", {"fields": ["last_login", "date_joined"]}),
+    ]
+    add_fieldsets = [
+        (None, {"classes": ["wide"], "fields": ["email", "usable_password", "password1", "password2"]}),
+    ]
+
+    @admin.action(description="Activate selected users")
+    def activate(self, request, queryset) -> None:
+        count = queryset.update(is_active=True)
+        self.message_user(request, f"Activated {count} user(s).")
+
+    @admin.action(description="Deactivate selected users (ends their sessions at once)")
+    def deactivate(self, request, queryset) -> None:
+        count = 0
+        for user in queryset.exclude(pk=request.user.pk):
+            services.user_set_active(user=user, is_active=False)
+            count += 1
+        self.message_user(request, f"Deactivated {count} user(s).")
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data and not obj.is_active:
+            services.user_set_active(user=obj, is_active=False)
+
+
+@admin.register(AuthSession)
+class AuthSessionAdmin(admin.ModelAdmin):
+    list_display = ["id", "user", "created_at", "last_used_at", "ip_address", "revoked_at", "revoke_reason"]
+    list_filter = ["revoke_reason"]
+    search_fields = ["user__email", "ip_address"]
+    list_select_related = ["user"]
+    readonly_fields = [f.name for f in AuthSession._meta.fields]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Revoke selected sessions")
+    def revoke(self, request, queryset) -> None:
+        count = 0
+        for session in queryset.filter(revoked_at__isnull=True):
+            services.session_revoke(session=session, reason=AuthSession.RevokeReason.ADMIN)
+            count += 1
+        self.message_user(request, f"Revoked {count} session(s).")

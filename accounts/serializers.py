@@ -1,0 +1,130 @@
+"""Account and token request/response bodies. Each refuses fields it does not declare."""
+
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+from rest_framework.fields import get_error_detail
+from rest_framework_simplejwt import serializers as jwt_serializers
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.tokens import UntypedToken
+
+from accounts import services
+from accounts.models import AuthSession, User
+from accounts.tokens import SESSION_CLAIM
+from project.clients import client_ip, user_agent
+from project.serializers import StrictFieldsMixin, StrictModelSerializer, StrictSerializer
+
+TOKEN_MAX = 4096
+PASSWORD_MAX = 256
+
+
+def _validate_password(password: str, user: User) -> str:
+    try:
+        password_validation.validate_password(password, user=user)
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError(get_error_detail(exc)) from exc
+    return password
+
+
+class TokenPairSerializer(serializers.Serializer):
+    access = serializers.CharField(help_text="Send as `Authorization: Bearer <access>`.")
+    refresh = serializers.CharField(help_text="Use once at token/refresh/ for a new pair.")
+
+
+class TokenObtainSerializer(StrictFieldsMixin, jwt_serializers.TokenObtainSerializer):
+    """Email and password in, a new session's token pair out.
+
+    Unknown email, wrong password and inactive account all fail alike (401, one message);
+    the password hasher runs for unknown emails too, so timing does not tell them apart.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["email"] = serializers.CharField(write_only=True, max_length=254)
+        self.fields["password"] = jwt_serializers.PasswordField(max_length=PASSWORD_MAX)
+
+    def validate(self, attrs: dict) -> dict:
+        super().validate(attrs)  # Authenticates, or raises AuthenticationFailed.
+        request = self.context["request"]
+        issued = services.session_start(user=self.user, ip_address=client_ip(request), user_agent=user_agent(request))
+        return {"access": issued.access, "refresh": issued.refresh}
+
+
+class TokenRefreshSerializer(StrictSerializer):
+    refresh = serializers.CharField(write_only=True, max_length=TOKEN_MAX)
+
+    def validate(self, attrs: dict) -> dict:
+        request = self.context["request"]
+        try:
+            issued = services.session_refresh(
+                raw_refresh=attrs["refresh"],
+                ip_address=client_ip(request),
+                user_agent=user_agent(request),
+            )
+        except services.RefreshRejected as exc:
+            raise InvalidToken(str(exc)) from exc
+        return {"access": issued.access, "refresh": issued.refresh}
+
+
+class TokenVerifySerializer(StrictSerializer):
+    """Valid signature, not expired, and its session is still live."""
+
+    token = serializers.CharField(write_only=True, max_length=TOKEN_MAX)
+
+    def validate(self, attrs: dict) -> dict:
+        token = UntypedToken(attrs["token"])
+        session_id = token.get(SESSION_CLAIM)
+        if (
+            not services.is_uuid(session_id)
+            or not AuthSession.objects.active().filter(id=session_id, user__is_active=True).exists()
+        ):
+            raise TokenError("Token is revoked.")
+        return {}
+
+
+class LogoutSerializer(StrictSerializer):
+    refresh = serializers.CharField(write_only=True, max_length=TOKEN_MAX)
+
+    def validate_refresh(self, value: str) -> AuthSession:
+        try:
+            return services.session_for_refresh_token(raw_refresh=value, user=self.context["request"].user)
+        except TokenError as exc:
+            raise serializers.ValidationError(
+                "Token is invalid or does not belong to you.", code="token_not_valid"
+            ) from exc
+
+
+class UserSerializer(StrictModelSerializer):
+    roles = serializers.SlugRelatedField(source="groups", slug_field="name", many=True, read_only=True)
+
+    class Meta:
+        model = User
+        fields = ["id", "email", "display_name", "roles", "date_joined"]
+        read_only_fields = ["id", "email", "roles", "date_joined"]
+
+
+class RegisterSerializer(StrictSerializer):
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(write_only=True, max_length=PASSWORD_MAX, style={"input_type": "password"})
+    display_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs: dict) -> dict:
+        candidate = User(email=attrs["email"], display_name=attrs.get("display_name", ""))
+        try:
+            _validate_password(attrs["password"], candidate)
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError({"password": exc.detail}) from exc
+        return attrs
+
+
+class PasswordChangeSerializer(StrictSerializer):
+    old_password = serializers.CharField(write_only=True, max_length=PASSWORD_MAX, style={"input_type": "password"})
+    new_password = serializers.CharField(write_only=True, max_length=PASSWORD_MAX, style={"input_type": "password"})
+
+    def validate_old_password(self, value: str) -> str:
+        if not self.context["request"].user.check_password(value):
+            raise serializers.ValidationError("The current password is not correct.", code="wrong_password")
+        return value
+
+    def validate_new_password(self, value: str) -> str:
+        return _validate_password(value, self.context["request"].user)

@@ -1,0 +1,170 @@
+"""Account and session writes: every change with side effects goes through here."""
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+
+from django.contrib.auth.models import update_last_login
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.utils import datetime_from_epoch
+
+from accounts.models import AuthSession, RefreshTokenRecord, User, normalize_email
+from accounts.tokens import SESSION_CLAIM, SessionRefreshToken
+
+
+class RefreshRejected(Exception):
+    """The refresh token was valid JWT but may not be used (used, revoked, unknown)."""
+
+
+class EmailTaken(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    access: str
+    refresh: str
+    session: AuthSession
+
+
+def token_digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _issue_tokens(*, session: AuthSession) -> IssuedTokens:
+    refresh = SessionRefreshToken.for_user(session.user)
+    refresh[SESSION_CLAIM] = str(session.id)
+    raw = str(refresh)  # Sign once: some algorithms (ES256) sign differently each time.
+    expires_at = datetime_from_epoch(refresh["exp"])
+    RefreshTokenRecord.objects.create(
+        jti=refresh["jti"], session=session, token_hash=token_digest(raw), expires_at=expires_at
+    )
+    if session.expires_at != expires_at:
+        session.expires_at = expires_at
+    return IssuedTokens(access=str(refresh.access_token), refresh=raw, session=session)
+
+
+@transaction.atomic
+def session_start(*, user: User, ip_address: str | None, user_agent: str) -> IssuedTokens:
+    """Sign-in: a new session and its first token pair."""
+    now = timezone.now()
+    session = AuthSession.objects.create(
+        user=user,
+        created_at=now,
+        last_used_at=now,
+        expires_at=now,  # Set from the refresh token's expiry just below.
+        ip_address=ip_address,
+        user_agent=user_agent,
+    )
+    issued = _issue_tokens(session=session)
+    session.save(update_fields=["expires_at"])
+    update_last_login(None, user)
+    return issued
+
+
+def session_refresh(*, raw_refresh: str, ip_address: str | None, user_agent: str) -> IssuedTokens:
+    """Rotate: consume the presented refresh token and return a new pair in the same session.
+
+    A refresh token that was already used is a replay (a stolen token, or a stolen and then
+    used one): the whole session is revoked, so thief and owner both have to sign in again.
+    Raises TokenError for a token that is not a valid refresh JWT, RefreshRejected otherwise.
+    """
+    token = SessionRefreshToken(raw_refresh)
+    with transaction.atomic():
+        record = (
+            RefreshTokenRecord.objects.select_for_update(of=("self",))
+            .select_related("session__user")
+            .filter(jti=token["jti"])
+            .first()
+        )
+        if record is None or record.token_hash != token_digest(raw_refresh):
+            raise RefreshRejected("Unknown refresh token.")
+        session = record.session
+        if record.used_at is not None:
+            if session.revoked_at is None:
+                session_revoke(session=session, reason=AuthSession.RevokeReason.REFRESH_REUSE)
+        elif not session.is_active or not session.user.is_active:
+            raise RefreshRejected("The session has ended.")
+        else:
+            now = timezone.now()
+            record.used_at = now
+            record.save(update_fields=["used_at"])
+            issued = _issue_tokens(session=session)
+            session.last_used_at = now
+            session.ip_address = ip_address
+            session.user_agent = user_agent
+            session.save(update_fields=["expires_at", "last_used_at", "ip_address", "user_agent"])
+            return issued
+    # Outside the transaction, so that the revocation above is committed.
+    raise RefreshRejected("This refresh token was already used; the session has been revoked.")
+
+
+def session_for_refresh_token(*, raw_refresh: str, user: User) -> AuthSession:
+    """The caller's own session that a refresh token belongs to; TokenError otherwise."""
+    token = SessionRefreshToken(raw_refresh)
+    session = (
+        AuthSession.objects.filter(
+            id=token.get(SESSION_CLAIM),
+            user=user,
+            refresh_tokens__jti=token["jti"],
+            refresh_tokens__token_hash=token_digest(raw_refresh),
+        ).first()
+        if is_uuid(token.get(SESSION_CLAIM))
+        else None
+    )
+    if session is None:
+        raise TokenError("Token is invalid or does not belong to you.")
+    return session
+
+
+def is_uuid(value: object) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def session_revoke(*, session: AuthSession, reason: str) -> None:
+    if session.revoked_at is None:
+        session.revoked_at = timezone.now()
+        session.revoke_reason = reason
+        session.save(update_fields=["revoked_at", "revoke_reason"])
+
+
+def sessions_revoke_all(*, user: User, reason: str) -> int:
+    return AuthSession.objects.filter(user=user, revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), revoke_reason=reason
+    )
+
+
+@transaction.atomic
+def user_register(*, email: str, password: str, display_name: str = "") -> User:
+    email = normalize_email(email)
+    if User.objects.filter(email=email).exists():
+        raise EmailTaken(email)
+    try:
+        with transaction.atomic():
+            return User.objects.create_user(email=email, password=password, display_name=display_name)
+    except IntegrityError as exc:  # A concurrent registration won the race.
+        raise EmailTaken(email) from exc
+
+
+@transaction.atomic
+def user_change_password(*, user: User, new_password: str) -> None:
+    """Set a new password and end every session: all the user's tokens stop working."""
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    sessions_revoke_all(user=user, reason=AuthSession.RevokeReason.PASSWORD_CHANGE)
+
+
+@transaction.atomic
+def user_set_active(*, user: User, is_active: bool) -> None:
+    """Activate or deactivate; deactivation ends every session at once."""
+    if user.is_active != is_active:
+        user.is_active = is_active
+        user.save(update_fields=["is_active"])
+    if not is_active:
+        sessions_revoke_all(user=user, reason=AuthSession.RevokeReason.DEACTIVATED)

@@ -1,0 +1,102 @@
+"""Sign-in, token lifecycle and the caller's own account, under /api/v1/auth/."""
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, permissions, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt import views as jwt_views
+
+from accounts import serializers, services
+from accounts.models import AuthSession
+from project.schema import ValidationProblemSerializer
+
+NO_CONTENT = OpenApiResponse(description="Done; no body.")
+
+
+class PublicTokenView(jwt_views.TokenViewBase):
+    """simplejwt's view: no authentication, errors as 401 with `WWW-Authenticate: Bearer`."""
+
+    documents_401 = True
+
+
+@extend_schema(tags=["auth"], responses={200: serializers.TokenPairSerializer}, summary="Sign in")
+class TokenObtainView(PublicTokenView):
+    """Exchange email and password for an access token and a refresh token (a new session)."""
+
+    serializer_class = serializers.TokenObtainSerializer
+
+
+@extend_schema(tags=["auth"], responses={200: serializers.TokenPairSerializer}, summary="Refresh")
+class TokenRefreshView(PublicTokenView):
+    """Trade a refresh token (usable once) for a new pair. Reusing one ends its session."""
+
+    serializer_class = serializers.TokenRefreshSerializer
+
+
+@extend_schema(tags=["auth"], responses={200: OpenApiResponse(description="The token is valid.")}, summary="Verify")
+class TokenVerifyView(PublicTokenView):
+    """Check a token's signature, expiry and that its session has not been revoked."""
+
+    serializer_class = serializers.TokenVerifySerializer
+
+
+@extend_schema(tags=["auth"], request=serializers.LogoutSerializer, responses={204: NO_CONTENT}, summary="Log out")
+class LogoutView(APIView):
+    """End the session a refresh token belongs to; its access tokens stop working at once."""
+
+    def post(self, request: Request) -> Response:
+        serializer = serializers.LogoutSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        services.session_revoke(session=serializer.validated_data["refresh"], reason=AuthSession.RevokeReason.LOGOUT)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(tags=["auth"])
+class MeView(generics.RetrieveUpdateAPIView):
+    """The caller's own account. Only `display_name` can be changed."""
+
+    serializer_class = serializers.UserSerializer
+    http_method_names = ["get", "patch", "head", "options"]
+
+    def get_object(self):
+        return self.request.user
+
+
+@extend_schema(
+    tags=["auth"],
+    request=serializers.RegisterSerializer,
+    responses={201: serializers.UserSerializer, 400: ValidationProblemSerializer},
+    summary="Register",
+)
+class RegisterView(APIView):
+    """Create an account (when REGISTRATION_OPEN). Sign in afterwards to get tokens."""
+
+    permission_classes = [permissions.AllowAny]
+    authentication_classes: list = []
+
+    def post(self, request: Request) -> Response:
+        if not settings.REGISTRATION_OPEN:
+            raise PermissionDenied("Registration is closed on this server.")
+        serializer = serializers.RegisterSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            user = services.user_register(**serializer.validated_data)
+        except services.EmailTaken as exc:
+            raise serializers.serializers.ValidationError(
+                {"email": ["An account with this email already exists."]}, code="unique"
+            ) from exc
+        return Response(serializers.UserSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["auth"], request=serializers.PasswordChangeSerializer, responses={204: NO_CONTENT})
+class PasswordChangeView(APIView):
+    """Change your password. Every session ends: sign in again with the new password."""
+
+    def post(self, request: Request) -> Response:
+        serializer = serializers.PasswordChangeSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        services.user_change_password(user=request.user, new_password=serializer.validated_data["new_password"])
+        return Response(status=status.HTTP_204_NO_CONTENT)

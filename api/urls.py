@@ -1,0 +1,5 @@
+"""Routes of the protected resources under /api/v1/."""
+
+app_name = "api"
+
+urlpatterns: list = []

@@ -1,0 +1,167 @@
+"""RFC 9457 problem details for every error the service returns, from DRF or from Django."""
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, HttpRequest, JsonResponse
+from django.views import defaults
+from rest_framework import exceptions, status
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from project.request_id import current_request_id
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+TYPE_PREFIX = "urn:gatehouse:problem:"
+
+# A stable title per problem type; `detail` carries the occurrence-specific text.
+TITLES = {
+    "validation_error": "Your request is not valid.",
+    "parse_error": "The request body could not be parsed.",
+    "not_authenticated": "Authentication required.",
+    "authentication_failed": "Authentication failed.",
+    "token_not_valid": "Authentication failed.",
+    "permission_denied": "Permission denied.",
+    "not_found": "Not found.",
+    "method_not_allowed": "Method not allowed.",
+    "not_acceptable": "Not acceptable.",
+    "payload_too_large": "Request body too large.",
+    "unsupported_media_type": "Unsupported media type.",
+    "throttled": "Too many requests.",
+    "server_error": "Internal server error.",
+    "bad_request": "Bad request.",
+}
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is larger than this API accepts."
+    default_code = "payload_too_large"
+
+
+def problem(status_code: int, code: str, detail: str, **extra: Any) -> dict[str, Any]:
+    body = {
+        "type": TYPE_PREFIX + code,
+        "title": TITLES.get(code, "Error."),
+        "status": status_code,
+        "detail": detail,
+    }
+    request_id = current_request_id()
+    if request_id:
+        body["request_id"] = request_id
+    body.update(extra)
+    return body
+
+
+def problem_response(status_code: int, code: str, detail: str, **extra: Any) -> JsonResponse:
+    return JsonResponse(
+        problem(status_code, code, detail, **extra),
+        status=status_code,
+        content_type=PROBLEM_MEDIA_TYPE,
+    )
+
+
+def _flatten(details: Any, path: str = "") -> list[dict[str, Any]]:
+    """Turn DRF's nested {"field": [{"message", "code"}]} into a flat list with dotted paths."""
+    if isinstance(details, dict) and set(details) == {"message", "code"}:
+        return [{"field": path or None, "code": details["code"], "message": str(details["message"])}]
+    if isinstance(details, dict):
+        out = []
+        for key, value in details.items():
+            name = "" if key in ("non_field_errors", "detail") else str(key)
+            out.extend(_flatten(value, f"{path}.{name}" if path and name else path or name))
+        return out
+    if isinstance(details, list):
+        out = []
+        for index, value in enumerate(details):
+            # Lists of errors for one field keep the field's path; lists of items add the index.
+            is_error_list = isinstance(value, dict) and set(value) == {"message", "code"}
+            out.extend(_flatten(value, path if is_error_list else f"{path}.{index}" if path else str(index)))
+        return out
+    return [{"field": path or None, "code": "invalid", "message": str(details)}]
+
+
+def _detail_text(detail: Any) -> str:
+    if isinstance(detail, dict):
+        return str(detail.get("detail", "")) or "Invalid request."
+    if isinstance(detail, list):
+        return str(detail[0]) if detail else "Invalid request."
+    return str(detail)
+
+
+def _code_of(exc: exceptions.APIException) -> str:
+    if isinstance(exc.detail, dict) and isinstance(exc.detail.get("code"), str):
+        return str(exc.detail["code"])  # simplejwt keeps its own code in the body.
+    codes = exc.get_codes()
+    if isinstance(codes, str):
+        return codes
+    if isinstance(codes, dict) and isinstance(codes.get("code"), str):
+        return codes["code"]
+    return exc.default_code
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]):
+    """DRF's handler, then rewritten as problem details (`errors` lists each invalid field)."""
+    if isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge()
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # Unexpected: Django logs it and handler500 answers with a problem.
+
+    if isinstance(exc, exceptions.ValidationError):
+        errors = _flatten(exc.get_full_details())
+        body = problem(
+            response.status_code,
+            "validation_error",
+            "; ".join(f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in errors[:5]),
+            errors=errors,
+        )
+    else:
+        code = _code_of(exc)
+        if code in ("user_not_found", "user_inactive", "token_revoked", "bad_authorization_header"):
+            code = "token_not_valid"
+        body = problem(response.status_code, code, _detail_text(exc.detail))
+
+    response.data = body
+    request = context.get("request")
+    renderer = getattr(request, "accepted_renderer", None)
+    if renderer is None or getattr(renderer, "format", "json") == "json":
+        response.content_type = PROBLEM_MEDIA_TYPE
+    return response
+
+
+def _wants_problem(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/") or "json" in request.headers.get("Accept", "")
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None, **kwargs):
+    if _wants_problem(request):
+        return problem_response(400, "bad_request", "The request could not be understood.")
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None, **kwargs):
+    if _wants_problem(request):
+        return problem_response(403, "permission_denied", "You may not do this.")
+    return defaults.permission_denied(request, exception)
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None, **kwargs):
+    if _wants_problem(request):
+        return problem_response(404, "not_found", "There is nothing at this address.")
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest, **kwargs):
+    if _wants_problem(request):
+        return problem_response(
+            500,
+            "server_error",
+            "Something went wrong on our side. Quote the request id when reporting it.",
+        )
+    return defaults.server_error(request)

@@ -1,0 +1,59 @@
+"""OpenAPI: every operation documents the problem-details errors it can answer with."""
+
+from drf_spectacular.openapi import AutoSchema
+from rest_framework import permissions, serializers
+
+from project.problems import PROBLEM_MEDIA_TYPE
+
+
+class ProblemSerializer(serializers.Serializer):
+    """RFC 9457 problem details."""
+
+    type = serializers.CharField(help_text="URI naming the kind of problem, e.g. urn:gatehouse:problem:not_found.")
+    title = serializers.CharField(help_text="Short summary of the kind of problem.")
+    status = serializers.IntegerField()
+    detail = serializers.CharField(help_text="What went wrong this time.")
+    request_id = serializers.CharField(required=False, help_text="Quote it when reporting a problem.")
+
+
+class FieldErrorSerializer(serializers.Serializer):
+    field = serializers.CharField(allow_null=True, help_text="Dotted path of the field, or null for the whole body.")
+    code = serializers.CharField(help_text="Machine-readable reason, e.g. required, max_length, unknown_field.")
+    message = serializers.CharField()
+
+
+class ValidationProblemSerializer(ProblemSerializer):
+    errors = FieldErrorSerializer(many=True)
+
+
+class ProblemAutoSchema(AutoSchema):
+    """Adds the error responses of the shared error policy to each operation."""
+
+    def _problem(self, status_code: str, serializer, description: str) -> dict:
+        response = self._get_response_for_code(serializer, status_code, media_types=[PROBLEM_MEDIA_TYPE])
+        response["description"] = description
+        return response
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        method = self.method.upper()
+        has_body = method in ("POST", "PUT", "PATCH")
+        perms = [type(p) for p in self.view.get_permissions()]
+        public = permissions.AllowAny in perms
+        errors = {
+            "400": (ValidationProblemSerializer, "Invalid input: `errors` names each field."),
+            "406": (ProblemSerializer, "No acceptable response media type."),
+            "429": (ProblemSerializer, "Too many requests."),
+        }
+        if not public or getattr(self.view, "documents_401", False):
+            errors["401"] = (ProblemSerializer, "Missing, malformed, expired or revoked token.")
+        if not public:
+            errors["403"] = (ProblemSerializer, "Not allowed to do this.")
+        if "{" in self.path:
+            errors["404"] = (ProblemSerializer, "Not found, or not visible to you.")
+        if has_body:
+            errors["413"] = (ProblemSerializer, "Request body too large.")
+            errors["415"] = (ProblemSerializer, "Only application/json bodies are accepted.")
+        for code, (serializer, description) in errors.items():
+            responses.setdefault(code, self._problem(code, serializer, description))
+        return responses

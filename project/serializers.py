@@ -1,0 +1,33 @@
+"""Serializer bases for every API input: unknown fields are refused, not silently ignored."""
+
+from collections.abc import Mapping
+from typing import Any
+
+from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail, ValidationError
+
+
+class StrictFieldsMixin:
+    """Reject a body that names a field this serializer does not accept for writing.
+
+    DRF ignores unknown keys by default, so a typo or an attempt to set `owner` or `id`
+    would pass unnoticed; here it is a 400 that names the field.
+    """
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            writable = {name for name, field in self.fields.items() if not field.read_only}
+            unknown = sorted(str(key) for key in data if key not in writable)
+            if unknown:
+                raise ValidationError(
+                    {name: [ErrorDetail("This field is not accepted here.", code="unknown_field")] for name in unknown}
+                )
+        return super().to_internal_value(data)
+
+
+class StrictSerializer(StrictFieldsMixin, serializers.Serializer):
+    pass
+
+
+class StrictModelSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    pass

@@ -1,0 +1,25 @@
+"""Top-level routes: the versioned API, its schema and docs, the admin and health probes."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from project import health
+from project.views import api_root
+
+urlpatterns = [
+    path("api/v1/", api_root, name="api-root"),
+    path("api/v1/auth/", include("accounts.urls")),
+    path("api/v1/", include("api.urls")),
+    path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/v1/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
+    path("api-auth/", include("rest_framework.urls")),
+    path("admin/", admin.site.urls),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+]
+
+handler400 = "project.problems.bad_request"
+handler403 = "project.problems.permission_denied"
+handler404 = "project.problems.page_not_found"
+handler500 = "project.problems.server_error"

@@ -1,0 +1,49 @@
+"""Shared fixtures: API clients, users and signed-in callers."""
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from accounts import services
+from accounts.models import User
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture(autouse=True)
+def _fast_hashing_and_clean_cache(settings):
+    # Argon2 is deliberately slow; the suite checks it is configured (test_settings) and
+    # otherwise hashes with MD5 so hundreds of sign-ins stay fast.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def make_user(db):
+    def make(email: str = "user@example.com", password: str = PASSWORD, **extra) -> User:
+        return User.objects.create_user(email=email, password=password, **extra)
+
+    return make
+
+
+@pytest.fixture
+def user(make_user) -> User:
+    return make_user("alice@example.com", display_name="Alice")
+
+
+@pytest.fixture
+def tokens(user):
+    return services.session_start(user=user, ip_address="127.0.0.1", user_agent="pytest")
+
+
+@pytest.fixture
+def auth_api(api, tokens) -> APIClient:
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens.access}")
+    return api
