@@ -10,6 +10,7 @@ from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import Token
 
 from accounts.models import User
+from accounts.roles import admin_role_expression
 from accounts.tokens import SESSION_CLAIM
 
 
@@ -17,7 +18,8 @@ class SessionJWTAuthentication(JWTAuthentication):
     """simplejwt's pipeline; `get_user` joins the token's session so revocation is instant.
 
     One query per request: the user, active, owning a session that is neither revoked nor
-    expired. Logging out, a password change or deactivation takes effect on the next request.
+    expired, and whether they hold the admin role. Logging out, a password change or
+    deactivation takes effect on the next request.
     """
 
     def get_user(self, validated_token: Token) -> User:
@@ -28,7 +30,7 @@ class SessionJWTAuthentication(JWTAuthentication):
         except ValueError as exc:
             raise InvalidToken(_("Token contained no recognizable user identification")) from exc
         try:
-            return User.objects.get(
+            return User.objects.annotate(has_admin_role=admin_role_expression()).get(
                 pk=user_id,
                 is_active=True,
                 auth_sessions__id=session_id,

@@ -10,6 +10,7 @@ from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
+from accounts import roles as role_defs
 from accounts.models import AuthSession, RefreshTokenRecord, User, normalize_email
 from accounts.tokens import SESSION_CLAIM, SessionRefreshToken
 
@@ -168,3 +169,36 @@ def user_set_active(*, user: User, is_active: bool) -> None:
         user.save(update_fields=["is_active"])
     if not is_active:
         sessions_revoke_all(user=user, reason=AuthSession.RevokeReason.DEACTIVATED)
+
+
+class LastAdmin(Exception):
+    """The change would leave no active admin."""
+
+
+@transaction.atomic
+def user_update_access(*, user: User, roles: list[str] | None = None, is_active: bool | None = None) -> User:
+    """Set a user's roles and/or activation. Keeps at least one active admin.
+
+    The admin role also grants the Django admin (is_staff); deactivation ends every session.
+    """
+    groups = role_defs.role_groups()
+    admin_group = groups[role_defs.ADMIN]
+    in_admin_role = user.groups.filter(pk=admin_group.pk).exists()
+    admin_before = user.is_active and in_admin_role
+    admin_after = (user.is_active if is_active is None else is_active) and (
+        in_admin_role if roles is None else role_defs.ADMIN in roles
+    )
+    if admin_before and not admin_after:
+        other_admins = (
+            User.objects.select_for_update(of=("self",)).filter(is_active=True, groups=admin_group).exclude(pk=user.pk)
+        )
+        if not other_admins.exists():
+            raise LastAdmin("This is the last active admin: make someone else admin first.")
+    if roles is not None:
+        user.groups.remove(*[group for name, group in groups.items() if name not in roles])
+        user.groups.add(*[groups[name] for name in roles])
+        user.is_staff = role_defs.ADMIN in roles or user.is_superuser
+        user.save(update_fields=["is_staff"])
+    if is_active is not None:
+        user_set_active(user=user, is_active=is_active)
+    return user

@@ -196,6 +196,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "project.schema.ProblemAutoSchema",
     "EXCEPTION_HANDLER": "project.problems.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {"lookup": env.str("THROTTLE_LOOKUP", default="30/minute")},
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }

@@ -10,6 +10,7 @@ from project.views import api_root
 urlpatterns = [
     path("api/v1/", api_root, name="api-root"),
     path("api/v1/auth/", include("accounts.urls")),
+    path("api/v1/", include("accounts.directory_urls")),
     path("api/v1/", include("api.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),

@@ -1,45 +1,57 @@
-"""Demo accounts for a local try-out. Idempotent; refuses to run in production."""
+"""Demo accounts and projects for a local try-out. Idempotent; refuses to run in production."""
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from accounts import roles
 from accounts.models import User
 
-# Demo credentials for a local SQLite database only (the command refuses production).
+# Demo credentials for a local database only (the command refuses production).
 DEMO_USERS = [
-    {
-        "email": "admin@example.com",
-        "display_name": "Ada Admin",
-        "password": "demo-admin-passphrase",
-        "admin": True,
-    },
-    {"email": "alice@example.com", "display_name": "Alice", "password": "demo-alice-passphrase"},
-    {"email": "bob@example.com", "display_name": "Bob", "password": "demo-bob-passphrase"},
-    {"email": "carol@example.com", "display_name": "Carol", "password": "demo-carol-passphrase"},
+    {"email": "admin@example.com", "name": "Ada Admin", "password": "demo-admin-passphrase", "role": roles.ADMIN},
+    {"email": "alice@example.com", "name": "Alice", "password": "demo-alice-passphrase", "role": roles.EDITOR},
+    {"email": "bob@example.com", "name": "Bob", "password": "demo-bob-passphrase", "role": roles.VIEWER},
+    {"email": "carol@example.com", "name": "Carol", "password": "demo-carol-passphrase", "role": roles.VIEWER},
+]
+# (owner, name, description, {grantee: permissions})
+DEMO_PROJECTS = [
+    ("alice@example.com", "Apollo", "Shared with Bob, read-only.", {"bob@example.com": {"view"}}),
+    ("alice@example.com", "Borealis", "Alice's private project.", {}),
 ]
 
 
 class Command(BaseCommand):
-    help = "Create the demo accounts (once) and print how to use them."
+    help = "Create the demo accounts and projects (once) and print how to use them."
 
     @transaction.atomic
     def handle(self, *args, **options) -> None:
+        from api import services as api_services  # The api app builds on accounts, not the reverse.
+        from api.permissions import ProjectAccess
+
         if settings.PRODUCTION:
             raise CommandError("seed_demo creates accounts with published passwords: not in production.")
+        groups = roles.role_groups()
         created = 0
         for spec in DEMO_USERS:
             if User.objects.filter(email=spec["email"]).exists():
                 continue
-            if spec.get("admin"):
-                User.objects.create_superuser(
-                    email=spec["email"], password=spec["password"], display_name=spec["display_name"]
-                )
-            else:
-                User.objects.create_user(
-                    email=spec["email"], password=spec["password"], display_name=spec["display_name"]
-                )
+            make = User.objects.create_superuser if spec["role"] == roles.ADMIN else User.objects.create_user
+            user = make(email=spec["email"], password=spec["password"], display_name=spec["name"])
+            user.groups.add(groups[spec["role"]])
             created += 1
+        for owner_email, name, description, grants in DEMO_PROJECTS:
+            owner = User.objects.get(email=owner_email)
+            if owner.owned_projects.filter(name=name).exists():
+                continue
+            project = api_services.project_create(owner=owner, name=name, description=description)
+            for email, permissions in grants.items():
+                api_services.project_share_with_user(
+                    access=ProjectAccess(owner),
+                    project=project,
+                    user=User.objects.get(email=email),
+                    permissions=permissions,
+                )
         base = "http://127.0.0.1:8000"
         self.stdout.write(
             "\n".join(
@@ -48,8 +60,8 @@ class Command(BaseCommand):
                     f"  API root     {base}/api/v1/",
                     f"  API docs     {base}/api/v1/docs/",
                     f"  Admin        {base}/admin/",
-                    "Demo accounts (email / password):",
-                    *(f"  {u['email']:<20} {u['password']}" for u in DEMO_USERS),
+                    "Demo accounts (email / password / role):",
+                    *(f"  {u['email']:<20} {u['password']:<24} {u['role']}" for u in DEMO_USERS),
                 ]
             )
         )

@@ -1,0 +1,67 @@
+"""Protected resources: projects (with per-object permissions) and their documents."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
+
+PROJECT_NAME_MAX = 120
+PROJECT_DESCRIPTION_MAX = 5_000
+DOCUMENT_TITLE_MAX = 200
+DOCUMENT_BODY_MAX = 100_000
+
+
+class Project(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=PROJECT_NAME_MAX)
+    description = models.TextField(max_length=PROJECT_DESCRIPTION_MAX, blank=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_projects")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [("share_project", "Can share project")]
+        indexes = [
+            models.Index(fields=["created_at", "id"], name="api_project_created"),
+            models.Index(fields=["name", "id"], name="api_project_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProjectUserObjectPermission(UserObjectPermissionBase):
+    """A user's permission on one project; deleted with the project (direct foreign key)."""
+
+    content_object = models.ForeignKey(Project, on_delete=models.CASCADE)
+
+    class Meta(UserObjectPermissionBase.Meta):
+        verbose_name = "project user permission"
+
+
+class ProjectGroupObjectPermission(GroupObjectPermissionBase):
+    """A group's permission on one project; deleted with the project (direct foreign key)."""
+
+    content_object = models.ForeignKey(Project, on_delete=models.CASCADE)
+
+    class Meta(GroupObjectPermissionBase.Meta):
+        verbose_name = "project group permission"
+
+
+class Document(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="documents")
+    title = models.CharField(max_length=DOCUMENT_TITLE_MAX)
+    body = models.TextField(max_length=DOCUMENT_BODY_MAX, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="created_documents")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["project", "created_at", "id"], name="api_document_project_created")]
+
+    def __str__(self) -> str:
+        return self.title
