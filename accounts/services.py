@@ -4,6 +4,7 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth.models import update_last_login
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -143,14 +144,18 @@ def sessions_revoke_all(*, user: User, reason: str) -> int:
 
 @transaction.atomic
 def user_register(*, email: str, password: str, display_name: str = "") -> User:
+    """Create a self-registered account with the configured role (REGISTRATION_ROLE)."""
     email = normalize_email(email)
     if User.objects.filter(email=email).exists():
         raise EmailTaken(email)
     try:
         with transaction.atomic():
-            return User.objects.create_user(email=email, password=password, display_name=display_name)
+            user = User.objects.create_user(email=email, password=password, display_name=display_name)
     except IntegrityError as exc:  # A concurrent registration won the race.
         raise EmailTaken(email) from exc
+    if settings.REGISTRATION_ROLE:
+        user.groups.add(role_defs.role_groups()[settings.REGISTRATION_ROLE])
+    return user
 
 
 @transaction.atomic

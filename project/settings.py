@@ -165,6 +165,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 REGISTRATION_OPEN = env.bool("REGISTRATION_OPEN", default=not PRODUCTION)
+# The role a self-registered user gets: viewer, editor, or empty for none. Never admin.
+REGISTRATION_ROLE = env.str("REGISTRATION_ROLE", default="editor")
+if REGISTRATION_ROLE not in {"", "viewer", "editor"}:
+    raise ImproperlyConfigured(
+        f"REGISTRATION_ROLE={REGISTRATION_ROLE!r}: use viewer, editor or an empty value (never admin)."
+    )
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
