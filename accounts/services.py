@@ -1,6 +1,7 @@
 """Account and session writes: every change with side effects goes through here."""
 
 import hashlib
+import logging
 import uuid
 from dataclasses import dataclass
 
@@ -11,9 +12,12 @@ from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
+from accounts import grace
 from accounts import roles as role_defs
 from accounts.models import AuthSession, RefreshTokenRecord, User, normalize_email
 from accounts.tokens import SESSION_CLAIM, SessionRefreshToken
+
+logger = logging.getLogger(__name__)
 
 
 class RefreshRejected(Exception):
@@ -29,6 +33,7 @@ class IssuedTokens:
     access: str
     refresh: str
     session: AuthSession
+    refresh_jti: str = ""
 
 
 def token_digest(raw: str) -> str:
@@ -45,7 +50,7 @@ def _issue_tokens(*, session: AuthSession) -> IssuedTokens:
     )
     if session.expires_at != expires_at:
         session.expires_at = expires_at
-    return IssuedTokens(access=str(refresh.access_token), refresh=raw, session=session)
+    return IssuedTokens(access=str(refresh.access_token), refresh=raw, session=session, refresh_jti=refresh["jti"])
 
 
 @transaction.atomic
@@ -71,7 +76,9 @@ def session_refresh(*, raw_refresh: str, ip_address: str | None, user_agent: str
 
     A refresh token that was already used is a replay (a stolen token, or a stolen and then
     used one): the whole session is revoked, so thief and owner both have to sign in again.
-    Raises TokenError for a token that is not a valid refresh JWT, RefreshRejected otherwise.
+    The exception is a retry inside the grace window (accounts/grace.py), which gets the
+    pair it was already given. Raises TokenError for a token that is not a valid refresh
+    JWT, RefreshRejected otherwise.
     """
     token = SessionRefreshToken(raw_refresh)
     with transaction.atomic():
@@ -84,11 +91,17 @@ def session_refresh(*, raw_refresh: str, ip_address: str | None, user_agent: str
         if record is None or record.token_hash != token_digest(raw_refresh):
             raise RefreshRejected("Unknown refresh token.")
         session = record.session
-        if record.used_at is not None:
-            if session.revoked_at is None:
-                session_revoke(session=session, reason=AuthSession.RevokeReason.REFRESH_REUSE)
-        elif not session.is_active or not session.user.is_active:
+        if not session.is_active or not session.user.is_active:
             raise RefreshRejected("The session has ended.")
+        if record.used_at is not None:
+            retry = grace.recall(raw_refresh=raw_refresh, jti=record.jti)
+            if retry and session.refresh_tokens.filter(jti=retry["jti"], used_at__isnull=True).exists():
+                return IssuedTokens(access=retry["access"], refresh=retry["refresh"], session=session)
+            session_revoke(session=session, reason=AuthSession.RevokeReason.REFRESH_REUSE)
+            logger.warning(
+                "refresh token reuse: session revoked",
+                extra={"session_id": str(session.id), "user_id": str(session.user_id), "ip": ip_address},
+            )
         else:
             now = timezone.now()
             record.used_at = now
@@ -98,6 +111,13 @@ def session_refresh(*, raw_refresh: str, ip_address: str | None, user_agent: str
             session.ip_address = ip_address
             session.user_agent = user_agent
             session.save(update_fields=["expires_at", "last_used_at", "ip_address", "user_agent"])
+            grace.remember(
+                raw_refresh=raw_refresh,
+                jti=record.jti,
+                access=issued.access,
+                refresh=issued.refresh,
+                refresh_jti=issued.refresh_jti,
+            )
             return issued
     # Outside the transaction, so that the revocation above is committed.
     raise RefreshRejected("This refresh token was already used; the session has been revoked.")

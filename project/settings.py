@@ -1,5 +1,6 @@
 """Gatehouse settings: one module, read from the environment (see docs/configuration.md)."""
 
+import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -120,6 +121,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"transaction_mode": "IMMEDIATE", "timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
     )
+    # Tests use a file too: an in-memory database shares one cache and fails concurrent writers
+    # with "table is locked" instead of waiting, unlike the file the service runs on.
+    # One file per test run, so that parallel runs never share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Cache: shared by every worker. Redis when REDIS_URL is set; otherwise the database cache,
@@ -225,6 +230,12 @@ SIMPLE_JWT = {
     "TOKEN_VERIFY_SERIALIZER": "accounts.serializers.TokenVerifySerializer",
     "LEEWAY": 0,
 }
+
+# A retry of the refresh token just rotated, within this many seconds, gets the same new pair
+# instead of being treated as a replay (accounts/grace.py). 0 turns the window off.
+REFRESH_GRACE_SECONDS = env.int("REFRESH_GRACE_SECONDS", default=5)
+# Ended sessions stay listed in the admin this long for investigation, then prune_tokens drops them.
+SESSION_RETENTION_DAYS = env.int("SESSION_RETENTION_DAYS", default=30)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Gatehouse API",

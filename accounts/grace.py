@@ -1,0 +1,58 @@
+"""The refresh grace window: a retry of the token just rotated gets the same answer again.
+
+A client whose refresh response was lost retries with the token it still has. Within
+REFRESH_GRACE_SECONDS, and only while the pair it was given has not been used, it receives
+that pair again instead of having its session revoked as a replay. The pair is kept in the
+shared cache, encrypted with a key derived from the old refresh token itself, so neither a
+cache dump nor anyone without that token can read it.
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+
+from cryptography.fernet import Fernet, InvalidToken
+from django.conf import settings
+from django.core.cache import cache
+
+logger = logging.getLogger(__name__)
+
+
+def _cache_key(jti: str) -> str:
+    return f"refresh-grace:{jti}"
+
+
+def _cipher(raw_refresh: str) -> Fernet:
+    digest = hmac.new(settings.SECRET_KEY.encode(), raw_refresh.encode(), hashlib.sha256).digest()
+    return Fernet(base64.urlsafe_b64encode(digest))
+
+
+def remember(*, raw_refresh: str, jti: str, access: str, refresh: str, refresh_jti: str) -> None:
+    """Keep the answer to the rotation of `raw_refresh` for the grace window."""
+    seconds = settings.REFRESH_GRACE_SECONDS
+    if seconds <= 0:
+        return
+    payload = json.dumps({"access": access, "refresh": refresh, "jti": refresh_jti}).encode()
+    try:
+        cache.set(_cache_key(jti), _cipher(raw_refresh).encrypt(payload), timeout=seconds)
+    except Exception:  # The cache is an optimisation here: without it a retry is a replay.
+        logger.warning("refresh grace window unavailable: cache write failed", exc_info=True)
+
+
+def recall(*, raw_refresh: str, jti: str) -> dict | None:
+    """The remembered answer for `raw_refresh`, or None once the window has passed."""
+    if settings.REFRESH_GRACE_SECONDS <= 0:
+        return None
+    try:
+        blob = cache.get(_cache_key(jti))
+    except Exception:
+        logger.warning("refresh grace window unavailable: cache read failed", exc_info=True)
+        return None
+    if blob is None:
+        return None
+    try:
+        return json.loads(_cipher(raw_refresh).decrypt(blob, ttl=settings.REFRESH_GRACE_SECONDS))
+    except InvalidToken:
+        return None

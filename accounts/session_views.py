@@ -1,0 +1,55 @@
+"""The caller's sign-in sessions under /api/v1/auth/: list, revoke one, log out everywhere."""
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import services
+from accounts.models import AuthSession
+from accounts.tokens import SESSION_CLAIM
+
+UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+
+
+def current_session_id(request: Request) -> str | None:
+    """The session of the access token on this request (None under session-cookie login)."""
+    token = getattr(request, "auth", None)
+    return str(token.get(SESSION_CLAIM)) if token is not None and hasattr(token, "get") else None
+
+
+class SessionSerializer(serializers.ModelSerializer):
+    current = serializers.SerializerMethodField(help_text="True for the session of this request's token.")
+
+    class Meta:
+        model = AuthSession
+        fields = ["id", "created_at", "last_used_at", "ip_address", "user_agent", "current"]
+        read_only_fields = fields
+
+    def get_current(self, session: AuthSession) -> bool:
+        return str(session.id) == current_session_id(self.context["request"])
+
+
+@extend_schema(tags=["sessions"])
+class SessionViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    """Your active sessions (one per sign-in). Revoking one ends all of its tokens at once."""
+
+    serializer_class = SessionSerializer
+    pagination_class = None  # A user has a handful of sessions; pruning keeps it that way.
+    lookup_value_regex = UUID_PATTERN
+
+    def get_queryset(self):
+        return AuthSession.objects.active().filter(user_id=self.request.user.pk)
+
+    def perform_destroy(self, instance: AuthSession) -> None:
+        services.session_revoke(session=instance, reason=AuthSession.RevokeReason.LOGOUT)
+
+
+@extend_schema(tags=["sessions"], request=None, responses={204: OpenApiResponse(description="Every session ended.")})
+class LogoutAllView(APIView):
+    """End every session of your account, this one included."""
+
+    def post(self, request: Request) -> Response:
+        services.sessions_revoke_all(user=request.user, reason=AuthSession.RevokeReason.LOGOUT_ALL)
+        return Response(status=status.HTTP_204_NO_CONTENT)

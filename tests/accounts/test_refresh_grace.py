@@ -1,0 +1,74 @@
+"""The refresh grace window: a lost response can be retried; a real replay revokes the session."""
+
+import pytest
+from django.core.cache import cache
+
+from accounts.models import AuthSession
+from tests.helpers import ME_URL, REFRESH_URL, assert_problem, bearer, sign_in
+
+pytestmark = pytest.mark.django_db
+
+
+def refresh(api, raw):
+    return api.post(REFRESH_URL, {"refresh": raw})
+
+
+def test_retry_within_grace_gets_the_same_pair(api, user, settings):
+    settings.REFRESH_GRACE_SECONDS = 30
+    first = sign_in()
+    lost = refresh(api, first["refresh"])
+    assert lost.status_code == 200
+
+    retry = refresh(api, first["refresh"])
+
+    assert retry.status_code == 200
+    assert retry.json() == lost.json()
+    assert AuthSession.objects.get().revoked_at is None
+    assert bearer(retry.json()["access"]).get(ME_URL).status_code == 200
+
+
+def test_retry_after_the_new_token_was_used_is_a_replay(api, user, settings):
+    settings.REFRESH_GRACE_SECONDS = 30
+    first = sign_in()
+    second = refresh(api, first["refresh"]).json()
+    third = refresh(api, second["refresh"]).json()  # The client got and used its new pair.
+
+    replay = refresh(api, first["refresh"])
+
+    assert_problem(replay, 401, "token_not_valid")
+    session = AuthSession.objects.get()
+    assert session.revoke_reason == AuthSession.RevokeReason.REFRESH_REUSE
+    assert_problem(bearer(third["access"]).get(ME_URL), 401)
+
+
+def test_retry_after_grace_expired_is_a_replay(api, user, settings):
+    settings.REFRESH_GRACE_SECONDS = 30
+    first = sign_in()
+    second = refresh(api, first["refresh"]).json()
+    cache.clear()  # What the window's expiry does to the remembered answer.
+
+    assert_problem(refresh(api, first["refresh"]), 401, "token_not_valid")
+    assert AuthSession.objects.get().revoke_reason == AuthSession.RevokeReason.REFRESH_REUSE
+    assert_problem(refresh(api, second["refresh"]), 401)
+
+
+def test_grace_window_off_means_any_reuse_revokes(api, user, settings):
+    settings.REFRESH_GRACE_SECONDS = 0
+    first = sign_in()
+    second = refresh(api, first["refresh"]).json()
+
+    assert_problem(refresh(api, first["refresh"]), 401, "token_not_valid")
+    assert_problem(bearer(second["access"]).get(ME_URL), 401)
+
+
+def test_remembered_pair_is_encrypted_in_the_cache(api, user, settings):
+    settings.REFRESH_GRACE_SECONDS = 30
+    first = sign_in()
+    new = refresh(api, first["refresh"]).json()
+    from tests.helpers import claims
+
+    stored = cache.get(f"refresh-grace:{claims(first['refresh'])['jti']}")
+
+    assert stored is not None
+    assert new["refresh"].encode() not in stored
+    assert new["access"].encode() not in stored
