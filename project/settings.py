@@ -19,6 +19,11 @@ if DJANGO_ENV not in {"development", "production"}:
     raise ImproperlyConfigured(f"DJANGO_ENV={DJANGO_ENV!r} is not valid: set it to 'development' or 'production'.")
 PRODUCTION = DJANGO_ENV == "production"
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured(
+        "DJANGO_DEBUG=1 with DJANGO_ENV=production would show tracebacks and settings to anyone: "
+        "unset DJANGO_DEBUG."
+    )
 
 
 def _required(name: str, hint: str) -> str:
@@ -53,10 +58,18 @@ if PRODUCTION:
     )
     if JWT_SIGNING_KEY == SECRET_KEY:
         raise ImproperlyConfigured("JWT_SIGNING_KEY must differ from SECRET_KEY: generate a new one.")
+    if len(JWT_SIGNING_KEY) < 32:
+        raise ImproperlyConfigured(
+            "JWT_SIGNING_KEY is too short to be a secure HMAC key: use at least 32 random characters "
+            "(python -c 'import secrets; print(secrets.token_urlsafe(64))')."
+        )
 else:
     SECRET_KEY = env.str("SECRET_KEY", default="") or _dev_secret("secret_key")
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
     JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", default="") or _dev_secret("jwt_signing_key")
+
+# Old keys still accepted for signed cookies and password-reset links while you rotate SECRET_KEY.
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -256,6 +269,14 @@ SPECTACULAR_SETTINGS = {
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_URLS_REGEX = r"^/api/.*$"
 CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type", "x-request-id"]
+CORS_EXPOSE_HEADERS = [
+    "x-request-id",
+    "retry-after",
+    "ratelimit-limit",
+    "ratelimit-remaining",
+    "ratelimit-reset",
+]
 
 # Security headers. HSTS, secure cookies and the HTTPS redirect in production.
 SECURE_CONTENT_TYPE_NOSNIFF = True
