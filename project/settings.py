@@ -2,11 +2,14 @@
 
 import os
 import secrets
+import sys
 from datetime import timedelta
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from accounts import keys  # Key parsing only (no models): lets a start without a signing key fail here.
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -19,10 +22,11 @@ if DJANGO_ENV not in {"development", "production"}:
     raise ImproperlyConfigured(f"DJANGO_ENV={DJANGO_ENV!r} is not valid: set it to 'development' or 'production'.")
 PRODUCTION = DJANGO_ENV == "production"
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
+# How tokens are signed (docs/tokens.md#signing-keys): a key pair in production, a shared secret in development.
+JWT_ALGORITHM = env.str("JWT_ALGORITHM", default="EdDSA" if PRODUCTION else "HS256")
 if PRODUCTION and DEBUG:
     raise ImproperlyConfigured(
-        "DJANGO_DEBUG=1 with DJANGO_ENV=production would show tracebacks and settings to anyone: "
-        "unset DJANGO_DEBUG."
+        "DJANGO_DEBUG=1 with DJANGO_ENV=production would show tracebacks and settings to anyone: unset DJANGO_DEBUG."
     )
 
 
@@ -51,14 +55,18 @@ if PRODUCTION:
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
     if not ALLOWED_HOSTS:
         _required("ALLOWED_HOSTS", "set it to the comma-separated host names the API is served on.")
-    JWT_SIGNING_KEY = _required(
-        "JWT_SIGNING_KEY",
-        "set it to a long random string, different from SECRET_KEY "
-        "(python -c 'import secrets; print(secrets.token_urlsafe(64))').",
-    )
-    if JWT_SIGNING_KEY == SECRET_KEY:
+    if JWT_ALGORITHM == keys.HMAC_ALGORITHM:
+        JWT_SIGNING_KEY = _required(
+            "JWT_SIGNING_KEY",
+            "JWT_ALGORITHM=HS256 signs tokens with it. Set it to a long random string, different from SECRET_KEY "
+            "(python -c 'import secrets; print(secrets.token_urlsafe(64))'), or unset JWT_ALGORITHM to sign "
+            "with an EdDSA key pair instead.",
+        )
+    else:
+        JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", default="")  # Unused: a key pair signs.
+    if JWT_SIGNING_KEY and JWT_SIGNING_KEY == SECRET_KEY:
         raise ImproperlyConfigured("JWT_SIGNING_KEY must differ from SECRET_KEY: generate a new one.")
-    if len(JWT_SIGNING_KEY) < 32:
+    if JWT_ALGORITHM == keys.HMAC_ALGORITHM and len(JWT_SIGNING_KEY) < 32:
         raise ImproperlyConfigured(
             "JWT_SIGNING_KEY is too short to be a secure HMAC key: use at least 32 random characters "
             "(python -c 'import secrets; print(secrets.token_urlsafe(64))')."
@@ -102,6 +110,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "project.throttling.RateLimitHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "project.urls"
@@ -202,6 +211,10 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
+# How many reverse proxies you run in front of the app. 0: the client IP is the socket peer and
+# X-Forwarded-For is ignored; N: the Nth address from the right in X-Forwarded-For.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
 # Input limits. BodySizeLimitMiddleware answers 413 above API_MAX_BODY_BYTES.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
@@ -221,8 +234,35 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "project.schema.ProblemAutoSchema",
     "EXCEPTION_HANDLER": "project.problems.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"lookup": env.str("THROTTLE_LOOKUP", default="30/minute")},
+    "DEFAULT_THROTTLE_CLASSES": [
+        "project.throttling.AnonRateThrottle",
+        "project.throttling.UserRateThrottle",
+        "project.throttling.WriteRateThrottle",
+    ],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+# Signing keys. HS256 signs with JWT_SIGNING_KEY. EdDSA, ES256 and RS256 sign with the private key of
+# a key ring kept out of the database: the JSON in JWT_PRIVATE_KEYS, else the file JWT_KEYS_FILE
+# (mode 0600), which `manage.py rotate_signing_key` creates and rotates. No usable key: no start;
+# only that command may run without one, since it makes the first.
+JWT_KEYS_FILE = Path(env.str("JWT_KEYS_FILE", default=str(VAR_DIR / "jwt_keys.json")))
+JWT_PRIVATE_KEYS = env.str("JWT_PRIVATE_KEYS", default="")
+if sys.argv[1:2] != ["rotate_signing_key"]:
+    keys.load_key_ring(
+        algorithm=JWT_ALGORITHM, keys_file=JWT_KEYS_FILE, private_keys=JWT_PRIVATE_KEYS, hmac_secret=JWT_SIGNING_KEY
+    )
+
+# Rate limits per scope, "<count>/<second|minute|hour|day>" (project/throttling.py).
+RATE_LIMITS = {
+    "anon": env.str("RATE_LIMIT_ANON", default="60/minute"),
+    "user": env.str("RATE_LIMIT_USER", default="1200/minute"),
+    "writes": env.str("RATE_LIMIT_WRITES", default="120/minute"),
+    "sign_in": env.str("RATE_LIMIT_SIGN_IN", default="20/minute"),
+    "refresh": env.str("RATE_LIMIT_REFRESH", default="60/minute"),
+    "register": env.str("RATE_LIMIT_REGISTER", default="10/hour"),
+    "lookup": env.str("RATE_LIMIT_LOOKUP", default="30/minute"),
 }
 
 SIMPLE_JWT = {
@@ -231,8 +271,11 @@ SIMPLE_JWT = {
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": False,  # Our session store (accounts.models) does revocation.
     "UPDATE_LAST_LOGIN": True,
+    # accounts.tokens signs and verifies with the key ring above. These two serve only simplejwt's
+    # stock token classes; with a key pair they get a throwaway secret, so such a class refuses
+    # every token rather than accept one signed with an empty or guessable key.
     "ALGORITHM": "HS256",
-    "SIGNING_KEY": JWT_SIGNING_KEY,
+    "SIGNING_KEY": JWT_SIGNING_KEY if JWT_ALGORITHM == keys.HMAC_ALGORITHM else secrets.token_urlsafe(64),
     "VERIFYING_KEY": "",
     "AUTH_HEADER_TYPES": ("Bearer",),
     "USER_ID_FIELD": "id",

@@ -1,0 +1,184 @@
+"""Rate limits as atomic counters in the shared store, with RateLimit-* headers.
+
+DRF's built-in throttles read a history from the cache, change it and write it back, so
+concurrent requests on several workers race and let more through than the limit. Here each
+request is one atomic increment of a fixed-window counter: Redis INCR in production (exact
+across every worker), the Django cache's add/incr on the embedded default.
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse
+from rest_framework.request import Request
+from rest_framework.throttling import BaseThrottle
+
+from project.clients import client_ip
+
+logger = logging.getLogger(__name__)
+
+PERIODS = {
+    "s": 1,
+    "sec": 1,
+    "second": 1,
+    "m": 60,
+    "min": 60,
+    "minute": 60,
+    "h": 3600,
+    "hour": 3600,
+    "d": 86400,
+    "day": 86400,
+}
+
+
+def parse_rate(rate: str) -> tuple[int, int]:
+    """'50/minute' -> (50, 60)."""
+    count, _, period = rate.partition("/")
+    return int(count), PERIODS[period.strip().lower()]
+
+
+@dataclass(frozen=True)
+class Quota:
+    limit: int
+    remaining: int
+    reset: int  # Seconds until the window ends.
+
+
+def _redis_client():
+    from django_redis import get_redis_connection
+
+    return get_redis_connection("default")
+
+
+def hit(key: str, period: int) -> tuple[int, int]:
+    """Count one request against `key` in the current window: (count so far, seconds to reset)."""
+    now = time.time()
+    window = int(now // period)
+    reset = int((window + 1) * period - now) or 1
+    full_key = f"ratelimit:{key}:{window}"
+    if settings.REDIS_URL:
+        pipe = _redis_client().pipeline()
+        pipe.incr(cache.make_key(full_key))
+        pipe.expire(cache.make_key(full_key), period + 1)
+        count, _ = pipe.execute()
+        return int(count), reset
+    cache.add(full_key, 0, timeout=period + 1)
+    try:
+        return int(cache.incr(full_key)), reset
+    except ValueError:  # Expired between add and incr: this request starts the window.
+        cache.set(full_key, 1, timeout=period + 1)
+        return 1, reset
+
+
+def record_quota(request: Request | HttpRequest, quota: Quota) -> None:
+    """Remember the tightest quota of this request for the RateLimit-* response headers."""
+    target = getattr(request, "_request", request)
+    current = getattr(target, "_ratelimit_quota", None)
+    if current is None or quota.remaining < current.remaining:
+        target._ratelimit_quota = quota
+
+
+class SharedRateThrottle(BaseThrottle):
+    """A fixed-window limit per `scope`, counted per identity (user, or client IP).
+
+    Rates come from settings.RATE_LIMITS[scope]. If the store is unreachable the request is
+    let through (fail-open) and the failure is logged: rate limits protect capacity, and an
+    outage of Redis should not become an outage of the API. Revocation fails closed.
+    """
+
+    scope = ""
+
+    def __init__(self) -> None:
+        self.limit, self.period = parse_rate(settings.RATE_LIMITS[self.scope])
+        self._wait: float | None = None
+
+    def get_ident_key(self, request: Request) -> str | None:
+        """Who is counted: the signed-in user, else the client IP. None: not limited."""
+        if request.user and request.user.is_authenticated:
+            return f"user:{request.user.pk}"
+        return f"ip:{client_ip(request)}"
+
+    def allow_request(self, request: Request, view) -> bool:
+        ident = self.get_ident_key(request)
+        if ident is None:
+            return True
+        try:
+            count, reset = hit(f"{self.scope}:{ident}", self.period)
+        except Exception:
+            logger.warning("rate limit store unreachable: allowing the request", exc_info=True)
+            return True
+        record_quota(request, Quota(self.limit, max(0, self.limit - count), reset))
+        if count > self.limit:
+            self._wait = reset
+            return False
+        return True
+
+    def wait(self) -> float | None:
+        return self._wait
+
+
+class AnonRateThrottle(SharedRateThrottle):
+    scope = "anon"
+
+    def get_ident_key(self, request: Request) -> str | None:
+        if request.user and request.user.is_authenticated:
+            return None
+        return f"ip:{client_ip(request)}"
+
+
+class UserRateThrottle(SharedRateThrottle):
+    scope = "user"
+
+    def get_ident_key(self, request: Request) -> str | None:
+        if request.user and request.user.is_authenticated:
+            return f"user:{request.user.pk}"
+        return None
+
+
+class WriteRateThrottle(SharedRateThrottle):
+    """Unsafe methods only, on top of the general limit."""
+
+    scope = "writes"
+
+    def get_ident_key(self, request: Request) -> str | None:
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return None
+        return super().get_ident_key(request)
+
+
+class SignInRateThrottle(SharedRateThrottle):
+    scope = "sign_in"
+
+    def get_ident_key(self, request: Request) -> str | None:
+        return f"ip:{client_ip(request)}"
+
+
+class RefreshRateThrottle(SignInRateThrottle):
+    scope = "refresh"
+
+
+class RegisterRateThrottle(SignInRateThrottle):
+    scope = "register"
+
+
+class LookupRateThrottle(SharedRateThrottle):
+    scope = "lookup"
+
+
+class RateLimitHeadersMiddleware:
+    """RateLimit-Limit / -Remaining / -Reset on every response a limit was counted for."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        quota = getattr(request, "_ratelimit_quota", None)
+        if quota is not None:
+            response["RateLimit-Limit"] = str(quota.limit)
+            response["RateLimit-Remaining"] = str(quota.remaining)
+            response["RateLimit-Reset"] = str(quota.reset)
+        return response
