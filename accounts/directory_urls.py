@@ -3,12 +3,13 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from accounts import directory
+from accounts import audit_views, directory
 
 app_name = "directory"
 
 router = SimpleRouter()
 router.register("users", directory.UserViewSet, basename="user")
+router.register("audit-events", audit_views.SecurityEventViewSet, basename="audit-event")
 
 urlpatterns = [
     path("roles/", directory.RoleListView.as_view(), name="role-list"),

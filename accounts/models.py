@@ -128,3 +128,67 @@ class RefreshTokenRecord(models.Model):
 
     def __str__(self) -> str:
         return self.jti
+
+
+class SecurityEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise TypeError("Security events are append-only.")
+
+    def delete(self):
+        raise TypeError("Security events are append-only.")
+
+
+class SecurityEvent(models.Model):
+    """Append-only audit record of a security-relevant action. Never holds a password or token."""
+
+    class Type(models.TextChoices):
+        SIGN_IN = "sign_in"
+        SIGN_IN_FAILED = "sign_in_failed"
+        LOCKOUT = "lockout"
+        REFRESH = "refresh"
+        REFRESH_REUSE = "refresh_reuse"
+        LOGOUT = "logout"
+        LOGOUT_ALL = "logout_all"
+        SESSION_REVOKED = "session_revoked"
+        PASSWORD_CHANGE = "password_change"  # noqa: S105 (an event name)
+        REGISTRATION = "registration"
+        ROLE_CHANGE = "role_change"
+        ACTIVATION_CHANGE = "activation_change"
+        PERMISSION_GRANT = "permission_grant"
+        PERMISSION_REVOKE = "permission_revoke"
+        ADMIN_ACTION = "admin_action"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    type = models.CharField(max_length=32, choices=Type.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor_email = models.CharField(max_length=254, blank=True, help_text="Kept if the user is deleted.")
+    target_type = models.CharField(max_length=32, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_label = models.CharField(max_length=254, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=255, blank=True)
+    request_id = models.CharField(max_length=128, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+
+    objects = SecurityEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["created_at", "id"], name="accounts_event_time"),
+            models.Index(fields=["type", "created_at"], name="accounts_event_type_time"),
+            models.Index(fields=["actor", "created_at"], name="accounts_event_actor_time"),
+            models.Index(fields=["target_type", "target_id", "created_at"], name="accounts_event_target_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} by {self.actor_email or '-'} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise TypeError("Security events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Security events are append-only.")

@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "corsheaders",
+    "django_filters",
     "rest_framework",
     "rest_framework_simplejwt",
     "guardian",
@@ -102,12 +103,14 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "project.middleware.BodySizeLimitMiddleware",
+    "project.query_params.DeclaredQueryParamsMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "project.middleware.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.audit.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "project.throttling.RateLimitHeadersMiddleware",
@@ -250,9 +253,12 @@ REST_FRAMEWORK = {
 JWT_KEYS_FILE = Path(env.str("JWT_KEYS_FILE", default=str(VAR_DIR / "jwt_keys.json")))
 JWT_PRIVATE_KEYS = env.str("JWT_PRIVATE_KEYS", default="")
 if sys.argv[1:2] != ["rotate_signing_key"]:
-    keys.load_key_ring(
-        algorithm=JWT_ALGORITHM, keys_file=JWT_KEYS_FILE, private_keys=JWT_PRIVATE_KEYS, hmac_secret=JWT_SIGNING_KEY
-    )
+    try:
+        keys.load_key_ring(
+            algorithm=JWT_ALGORITHM, keys_file=JWT_KEYS_FILE, private_keys=JWT_PRIVATE_KEYS, hmac_secret=JWT_SIGNING_KEY
+        )
+    except keys.KeyRingError as exc:
+        raise ImproperlyConfigured(f"No usable token signing key. {exc}") from None
 
 # Rate limits per scope, "<count>/<second|minute|hour|day>" (project/throttling.py).
 RATE_LIMITS = {

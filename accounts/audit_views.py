@@ -1,0 +1,68 @@
+"""Admin-only read access to the audit trail: GET /api/v1/audit-events/."""
+
+import django_filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import permissions, serializers, viewsets
+from rest_framework.pagination import CursorPagination
+
+from accounts.directory import IsAdminRole
+from accounts.models import SecurityEvent
+
+
+class IsAuditor(IsAdminRole):
+    message = "Only admins may read the audit trail."
+
+
+class SecurityEventSerializer(serializers.ModelSerializer):
+    actor = serializers.UUIDField(source="actor_id", read_only=True, allow_null=True)
+
+    class Meta:
+        model = SecurityEvent
+        fields = [
+            "id",
+            "type",
+            "created_at",
+            "actor",
+            "actor_email",
+            "target_type",
+            "target_id",
+            "target_label",
+            "ip_address",
+            "user_agent",
+            "request_id",
+            "detail",
+        ]
+        read_only_fields = fields
+
+
+class SecurityEventFilter(django_filters.FilterSet):
+    type = django_filters.MultipleChoiceFilter(choices=SecurityEvent.Type.choices)
+    actor = django_filters.UUIDFilter(field_name="actor_id")
+    target_type = django_filters.CharFilter(max_length=32)
+    target_id = django_filters.CharFilter(max_length=64)
+    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = SecurityEvent
+        fields: list[str] = []
+
+
+class EventPagination(CursorPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 100
+    ordering = ("-created_at", "-id")
+
+
+@extend_schema(tags=["audit"])
+class SecurityEventViewSet(viewsets.ReadOnlyModelViewSet):
+    """The audit trail, newest first. Filter by type (repeatable), actor, target and time range."""
+
+    queryset = SecurityEvent.objects.all()
+    serializer_class = SecurityEventSerializer
+    permission_classes = [permissions.IsAuthenticated, IsAuditor]
+    pagination_class = EventPagination
+    filter_backends = [django_filters.rest_framework.DjangoFilterBackend]
+    filterset_class = SecurityEventFilter
+    lookup_value_regex = r"[0-9a-fA-F-]{32,36}"

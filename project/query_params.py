@@ -1,0 +1,80 @@
+"""Query parameters are declared, not guessed: anything a view does not accept is a 400.
+
+A list view accepts what its pagination, search, ordering and filterset declare; any view may
+add names in `query_params`. Values may not carry NUL (PostgreSQL refuses it) or be longer
+than QUERY_VALUE_MAX. Nothing undeclared ever reaches the ORM.
+"""
+
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+from rest_framework import filters
+
+from project.problems import problem_response
+
+QUERY_VALUE_MAX = 1000
+OUR_MODULES = ("accounts.", "api.", "project.")
+
+
+def accepted_query_params(view_cls: type, action: str | None) -> set[str]:
+    accepted = {"format"} | set(getattr(view_cls, "query_params", ()))
+    if action is not None and action != "list":
+        return accepted
+    paginator = getattr(view_cls, "pagination_class", None)
+    if paginator is not None:
+        for attr in ("cursor_query_param", "page_size_query_param", "page_query_param"):
+            if getattr(paginator, attr, None):
+                accepted.add(getattr(paginator, attr))
+    for backend in getattr(view_cls, "filter_backends", ()):
+        if issubclass(backend, filters.SearchFilter):
+            accepted.add(backend.search_param)
+        elif issubclass(backend, filters.OrderingFilter):
+            accepted.add(backend.ordering_param)
+    filterset = getattr(view_cls, "filterset_class", None)
+    if filterset is not None:
+        accepted |= set(filterset.base_filters)
+    return accepted
+
+
+class DeclaredQueryParamsMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if "\x00" in request.path:
+            return problem_response(400, "bad_request", "The URL contains a NUL character.")
+        for name, values in request.GET.lists():
+            if "\x00" in name or any("\x00" in value for value in values):
+                return _invalid(name, "null_characters", "Query parameters may not contain NUL characters.")
+            if any(len(value) > QUERY_VALUE_MAX for value in values):
+                return _invalid(name, "max_length", f"At most {QUERY_VALUE_MAX} characters.")
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs) -> HttpResponse | None:
+        view_cls = getattr(view_func, "cls", None)
+        if view_cls is None or not view_cls.__module__.startswith(OUR_MODULES) or not request.GET:
+            return None
+        actions = getattr(view_func, "actions", None)  # Viewsets only: {"get": "list", ...}
+        action = actions.get(request.method.lower()) if actions else None
+        accepted = accepted_query_params(view_cls, action)
+        unknown = sorted(name for name in request.GET if name not in accepted)
+        if unknown:
+            return problem_response(
+                400,
+                "validation_error",
+                f"Unknown query parameter(s): {', '.join(unknown)}. Accepted here: {', '.join(sorted(accepted))}.",
+                errors=[
+                    {"field": name, "code": "unknown_parameter", "message": "This query parameter is not accepted."}
+                    for name in unknown
+                ],
+            )
+        return None
+
+
+def _invalid(name: str, code: str, message: str) -> HttpResponse:
+    return problem_response(
+        400,
+        "validation_error",
+        f"{name}: {message}",
+        errors=[{"field": name.replace("\x00", "\\0"), "code": code, "message": message}],
+    )
