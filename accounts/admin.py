@@ -2,7 +2,8 @@
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.contrib.auth.forms import AdminPasswordChangeForm, AdminUserCreationForm, UserChangeForm
+from django.db import transaction
 
 from accounts import services
 from accounts.models import AuthSession, User
@@ -20,10 +21,22 @@ class UserEditForm(UserChangeForm):
         fields = "__all__"
 
 
+class PasswordResetForm(AdminPasswordChangeForm):
+    """The admin's password form. A reset ends every session: it is how a stolen account is recovered."""
+
+    @transaction.atomic
+    def save(self, commit: bool = True) -> User:
+        user = super().save(commit=commit)
+        if commit:
+            services.sessions_revoke_all(user=user, reason=AuthSession.RevokeReason.PASSWORD_CHANGE)
+        return user
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     add_form = UserCreationForm
     form = UserEditForm
+    change_password_form = PasswordResetForm
     ordering = ["email"]
     list_display = ["email", "display_name", "is_active", "is_staff", "date_joined", "last_login"]
     list_filter = ["is_active", "is_staff", "is_superuser", "groups"]

@@ -6,6 +6,7 @@ from rest_framework import serializers
 from rest_framework.fields import get_error_detail
 from rest_framework_simplejwt import serializers as jwt_serializers
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_api_settings
 from rest_framework_simplejwt.tokens import UntypedToken
 
 from accounts import services
@@ -74,10 +75,17 @@ class TokenVerifySerializer(StrictSerializer):
     def validate(self, attrs: dict) -> dict:
         token = UntypedToken(attrs["token"])
         session_id = token.get(SESSION_CLAIM)
-        if (
-            not services.is_uuid(session_id)
-            or not AuthSession.objects.active().filter(id=session_id, user__is_active=True).exists()
-        ):
+        if not services.is_uuid(session_id):
+            raise TokenError("Token is revoked.")
+        live = AuthSession.objects.active().filter(id=session_id, user__is_active=True)
+        if token.get(jwt_api_settings.TOKEN_TYPE_CLAIM) == "refresh":
+            # A refresh token is good for one use: once rotated it is as dead as a revoked one.
+            live = live.filter(
+                refresh_tokens__jti=token.get(jwt_api_settings.JTI_CLAIM),
+                refresh_tokens__token_hash=services.token_digest(attrs["token"]),
+                refresh_tokens__used_at__isnull=True,
+            )
+        if not live.exists():
             raise TokenError("Token is revoked.")
         return {}
 
@@ -101,6 +109,14 @@ class UserSerializer(StrictModelSerializer):
         model = User
         fields = ["id", "email", "display_name", "roles", "date_joined"]
         read_only_fields = ["id", "email", "roles", "date_joined"]
+
+    def update(self, instance: User, validated_data: dict) -> User:
+        # Write only the changed columns: the instance was loaded when the request was
+        # authenticated, and a full save would put back a stale is_active or password.
+        for name, value in validated_data.items():
+            setattr(instance, name, value)
+        instance.save(update_fields=list(validated_data))
+        return instance
 
 
 class RegisterSerializer(StrictSerializer):

@@ -11,7 +11,6 @@ from rest_framework_simplejwt import views as jwt_views
 
 from accounts import serializers, services
 from accounts.models import AuthSession
-from project.schema import ValidationProblemSerializer
 
 NO_CONTENT = OpenApiResponse(description="Done; no body.")
 
@@ -68,7 +67,7 @@ class MeView(generics.RetrieveUpdateAPIView):
 @extend_schema(
     tags=["auth"],
     request=serializers.RegisterSerializer,
-    responses={201: serializers.UserSerializer, 400: ValidationProblemSerializer},
+    responses={201: serializers.UserSerializer},
     summary="Register",
 )
 class RegisterView(APIView):
@@ -76,6 +75,7 @@ class RegisterView(APIView):
 
     permission_classes = [permissions.AllowAny]
     authentication_classes: list = []
+    documents_403 = True  # Registration closed.
 
     def post(self, request: Request) -> Response:
         if not settings.REGISTRATION_OPEN:

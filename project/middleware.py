@@ -3,11 +3,12 @@
 from collections.abc import Callable
 
 from django.conf import settings
+from django.core.signals import request_finished
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_cache_control
 
 from project.problems import problem_response
-from project.request_id import choose_request_id, reset_request_id, set_request_id
+from project.request_id import choose_request_id, set_request_id
 
 Middleware = Callable[[HttpRequest], HttpResponse]
 
@@ -26,10 +27,28 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=()"
+
+
+def apply_security_headers(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """CSP, framing and caching policy; also for answers made before the inner middleware ran."""
+    response.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+    if not getattr(response, "xframe_options_exempt", False):
+        # XFrameOptionsMiddleware sits innermost: a response short-circuited before it has none.
+        response.setdefault("X-Frame-Options", settings.X_FRAME_OPTIONS)
+    if request.path.startswith("/api/"):
+        # Every API answer may carry account data; the schema and docs are cheap to refetch.
+        patch_cache_control(response, no_store=True)
+    return response
 
 
 class RequestIDMiddleware:
-    """Accept a well-formed X-Request-ID or make one; echo it and expose it to logs."""
+    """Accept a well-formed X-Request-ID or make one; echo it and expose it to logs.
+
+    The id stays current until the request has finished, not only until this middleware
+    returns: Django logs 4xx and 5xx answers ("Not Found: ...") after the middleware chain.
+    """
 
     def __init__(self, get_response: Middleware) -> None:
         self.get_response = get_response
@@ -37,13 +56,17 @@ class RequestIDMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request_id = choose_request_id(request.headers.get("X-Request-ID"))
         request.request_id = request_id
-        token = set_request_id(request_id)
-        try:
-            response = self.get_response(request)
-        finally:
-            reset_request_id(token)
+        set_request_id(request_id)
+        response = self.get_response(request)
         response["X-Request-ID"] = request_id
         return response
+
+
+def _forget_request_id(**kwargs) -> None:
+    set_request_id("")
+
+
+request_finished.connect(_forget_request_id, dispatch_uid="project.middleware.forget_request_id")
 
 
 class BodySizeLimitMiddleware:
@@ -60,16 +83,22 @@ class BodySizeLimitMiddleware:
         try:
             length = int(raw)
         except ValueError:
-            return problem_response(400, "bad_request", "Content-Length is not a number.")
+            return self.refuse(request, 400, "bad_request", "Content-Length is not a number.")
         if length < 0:
-            return problem_response(400, "bad_request", "Content-Length is negative.")
+            return self.refuse(request, 400, "bad_request", "Content-Length is negative.")
         if length > settings.API_MAX_BODY_BYTES:
-            return problem_response(
+            return self.refuse(
+                request,
                 413,
                 "payload_too_large",
                 f"The request body is {length} bytes; the limit is {settings.API_MAX_BODY_BYTES}.",
             )
         return self.get_response(request)
+
+    @staticmethod
+    def refuse(request: HttpRequest, status: int, code: str, detail: str) -> HttpResponse:
+        # Answered before SecurityHeadersMiddleware runs, so the header policy is applied here.
+        return apply_security_headers(request, problem_response(status, code, detail))
 
 
 class SecurityHeadersMiddleware:
@@ -79,10 +108,4 @@ class SecurityHeadersMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
-        response.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        response.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-        if request.path.startswith("/api/"):
-            # Every API answer may carry account data; the schema and docs are cheap to refetch.
-            patch_cache_control(response, no_store=True)
-        return response
+        return apply_security_headers(request, self.get_response(request))

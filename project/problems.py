@@ -1,5 +1,6 @@
 """RFC 9457 problem details for every error the service returns, from DRF or from Django."""
 
+from http import HTTPStatus
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -20,6 +21,7 @@ TITLES = {
     "parse_error": "The request body could not be parsed.",
     "not_authenticated": "Authentication required.",
     "authentication_failed": "Authentication failed.",
+    "no_active_account": "Authentication failed.",
     "token_not_valid": "Authentication failed.",
     "permission_denied": "Permission denied.",
     "not_found": "Not found.",
@@ -42,7 +44,8 @@ class PayloadTooLarge(exceptions.APIException):
 def problem(status_code: int, code: str, detail: str, **extra: Any) -> dict[str, Any]:
     body = {
         "type": TYPE_PREFIX + code,
-        "title": TITLES.get(code, "Error."),
+        # A code without its own title (a library's, say) falls back to the status phrase.
+        "title": TITLES.get(code) or f"{HTTPStatus(status_code).phrase}.",
         "status": status_code,
         "detail": detail,
     }

@@ -47,7 +47,7 @@ class ProblemAutoSchema(AutoSchema):
         }
         if not public or getattr(self.view, "documents_401", False):
             errors["401"] = (ProblemSerializer, "Missing, malformed, expired or revoked token.")
-        if not public:
+        if not public or getattr(self.view, "documents_403", False):
             errors["403"] = (ProblemSerializer, "Not allowed to do this.")
         if "{" in self.path:
             errors["404"] = (ProblemSerializer, "Not found, or not visible to you.")

@@ -7,13 +7,11 @@ from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail, ValidationError
 
 
+# Reject a body that names a field this serializer does not accept for writing. DRF ignores
+# unknown keys by default, so a typo or an attempt to set `owner` or `id` would pass unnoticed;
+# here it is a 400 that names the field. (A comment, not a docstring: drf-spectacular would
+# publish a docstring of this base as the description of every serializer without its own.)
 class StrictFieldsMixin:
-    """Reject a body that names a field this serializer does not accept for writing.
-
-    DRF ignores unknown keys by default, so a typo or an attempt to set `owner` or `id`
-    would pass unnoticed; here it is a 400 that names the field.
-    """
-
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, Mapping):
             writable = {name for name, field in self.fields.items() if not field.read_only}
