@@ -192,3 +192,18 @@ class SecurityEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise TypeError("Security events are append-only.")
+
+
+class RateCounter(models.Model):
+    """A fixed-window request counter, for rate limits when no Redis is configured.
+
+    One atomic upsert per counted request (project/throttling.py) keeps limits exact across
+    workers on the embedded default too; prune_tokens drops windows that have ended.
+    """
+
+    key = models.CharField(max_length=200, primary_key=True)
+    count = models.PositiveIntegerField(default=0)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.count}"

@@ -2,20 +2,23 @@
 
 DRF's built-in throttles read a history from the cache, change it and write it back, so
 concurrent requests on several workers race and let more through than the limit. Here each
-request is one atomic increment of a fixed-window counter: Redis INCR in production (exact
-across every worker), the Django cache's add/incr on the embedded default.
+request is one atomic increment of a fixed-window counter: Redis INCR in production, an
+upsert on the database on the embedded default. Both are exact across every worker.
 """
 
 import logging
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
+from accounts.models import RateCounter
 from project.clients import client_ip
 
 logger = logging.getLogger(__name__)
@@ -54,23 +57,33 @@ def _redis_client():
 
 
 def hit(key: str, period: int) -> tuple[int, int]:
-    """Count one request against `key` in the current window: (count so far, seconds to reset)."""
+    """Count one request against `key` in the current window: (count so far, seconds to reset).
+
+    One atomic operation either way: Redis INCR, or an INSERT ... ON CONFLICT DO UPDATE
+    ... RETURNING on the database (SQLite and PostgreSQL), never a read-then-write.
+    """
     now = time.time()
     window = int(now // period)
     reset = int((window + 1) * period - now) or 1
     full_key = f"ratelimit:{key}:{window}"
     if settings.REDIS_URL:
+        redis_key = cache.make_key(full_key)
         pipe = _redis_client().pipeline()
-        pipe.incr(cache.make_key(full_key))
-        pipe.expire(cache.make_key(full_key), period + 1)
+        pipe.incr(redis_key)
+        pipe.expire(redis_key, period + 1)
         count, _ = pipe.execute()
         return int(count), reset
-    cache.add(full_key, 0, timeout=period + 1)
-    try:
-        return int(cache.incr(full_key)), reset
-    except ValueError:  # Expired between add and incr: this request starts the window.
-        cache.set(full_key, 1, timeout=period + 1)
-        return 1, reset
+    table = connection.ops.quote_name(RateCounter._meta.db_table)
+    key_column = connection.ops.quote_name("key")
+    expires_at = datetime.fromtimestamp((window + 1) * period, tz=UTC)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({key_column}, count, expires_at) VALUES (%s, 1, %s) "  # noqa: S608 (our names)
+            f"ON CONFLICT ({key_column}) DO UPDATE SET count = {table}.count + 1 RETURNING count",
+            [full_key[:200], expires_at],
+        )
+        (count,) = cursor.fetchone()
+    return int(count), reset
 
 
 def record_quota(request: Request | HttpRequest, quota: Quota) -> None:

@@ -1,4 +1,4 @@
-"""Delete expired refresh-token records and long-ended sessions. Safe to run as often as you like."""
+"""Delete expired refresh tokens, long-ended sessions and old rate-limit windows. Safe to run often."""
 
 from datetime import timedelta
 
@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import AuthSession, RefreshTokenRecord
+from accounts.models import AuthSession, RateCounter, RefreshTokenRecord
 
 BATCH = 5_000
 
@@ -24,11 +24,18 @@ def _delete_in_batches(queryset) -> int:
 
 
 class Command(BaseCommand):
-    help = "Delete expired refresh tokens, and sessions that ended more than SESSION_RETENTION_DAYS ago."
+    help = (
+        "Delete expired refresh tokens, sessions that ended more than SESSION_RETENTION_DAYS ago, "
+        "and finished rate-limit windows."
+    )
 
     def handle(self, *args, **options) -> None:
         now = timezone.now()
         tokens = _delete_in_batches(RefreshTokenRecord.objects.filter(expires_at__lt=now))
         cutoff = now - timedelta(days=settings.SESSION_RETENTION_DAYS)
         sessions = _delete_in_batches(AuthSession.objects.filter(Q(expires_at__lt=cutoff) | Q(revoked_at__lt=cutoff)))
-        self.stdout.write(f"Pruned {tokens} expired refresh token(s) and {sessions} ended session(s).")
+        counters = _delete_in_batches(RateCounter.objects.filter(expires_at__lt=now))
+        self.stdout.write(
+            f"Pruned {tokens} expired refresh token(s) and {sessions} ended session(s); "
+            f"{counters} finished rate-limit window(s)."
+        )
