@@ -2,16 +2,15 @@
 
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 from rest_framework.fields import get_error_detail
 from rest_framework_simplejwt import serializers as jwt_serializers
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_api_settings
-from rest_framework_simplejwt.tokens import UntypedToken
 
-from accounts import services
-from accounts.models import AuthSession, User
-from accounts.tokens import SESSION_CLAIM
+from accounts import audit, lockout, services
+from accounts.models import AuthSession, SecurityEvent, User, normalize_email
+from accounts.tokens import SESSION_CLAIM, SessionUntypedToken
 from project.clients import client_ip, user_agent
 from project.serializers import StrictFieldsMixin, StrictModelSerializer, StrictSerializer
 
@@ -45,8 +44,20 @@ class TokenObtainSerializer(StrictFieldsMixin, jwt_serializers.TokenObtainSerial
         self.fields["password"] = jwt_serializers.PasswordField(max_length=PASSWORD_MAX)
 
     def validate(self, attrs: dict) -> dict:
-        super().validate(attrs)  # Authenticates, or raises AuthenticationFailed.
         request = self.context["request"]
+        try:
+            super().validate(attrs)  # Authenticates (django-axes first), or raises AuthenticationFailed.
+        except exceptions.AuthenticationFailed:
+            locked = bool(getattr(request, "axes_locked_out", False))
+            audit.record(
+                SecurityEvent.Type.SIGN_IN_FAILED,
+                detail={"email": normalize_email(attrs["email"]), "locked_out": locked},
+            )
+            if locked:  # The same answer whether or not the email has an account.
+                raise exceptions.Throttled(
+                    wait=lockout.cooloff_seconds(), detail="Too many failed sign-in attempts."
+                ) from None
+            raise
         issued = services.session_start(user=self.user, ip_address=client_ip(request), user_agent=user_agent(request))
         return {"access": issued.access, "refresh": issued.refresh}
 
@@ -73,7 +84,7 @@ class TokenVerifySerializer(StrictSerializer):
     token = serializers.CharField(write_only=True, max_length=TOKEN_MAX)
 
     def validate(self, attrs: dict) -> dict:
-        token = UntypedToken(attrs["token"])
+        token = SessionUntypedToken(attrs["token"])
         session_id = token.get(SESSION_CLAIM)
         if not services.is_uuid(session_id):
             raise TokenError("Token is revoked.")

@@ -1,9 +1,10 @@
-"""Top-level routes: the versioned API, its schema and docs, the admin and health probes."""
+"""Top-level routes: the versioned API, its schema and docs, the public signing keys, the admin and health probes."""
 
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from accounts.jwks import JWKSetView
 from project import health
 from project.views import api_root
 
@@ -15,6 +16,7 @@ urlpatterns = [
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
     path("api-auth/", include("rest_framework.urls")),
+    path(".well-known/jwks.json", JWKSetView.as_view(), name="jwks"),
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
