@@ -5,8 +5,10 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm, AdminUserCreationForm, UserChangeForm
 from django.db import transaction
 
-from accounts import services
-from accounts.models import AuthSession, User
+from accounts import audit, services
+from accounts.models import AuthSession, SecurityEvent, User
+
+Event = SecurityEvent.Type
 
 
 class UserCreationForm(AdminUserCreationForm):
@@ -28,7 +30,9 @@ class PasswordResetForm(AdminPasswordChangeForm):
     def save(self, commit: bool = True) -> User:
         user = super().save(commit=commit)
         if commit:
-            services.sessions_revoke_all(user=user, reason=AuthSession.RevokeReason.PASSWORD_CHANGE)
+            ended = services.sessions_revoke_all(user=user, reason=AuthSession.RevokeReason.PASSWORD_CHANGE)
+            # The admin who did it is on the ADMIN_ACTION event Django's change log produces.
+            audit.record(Event.PASSWORD_CHANGE, target=user, detail={"sessions_ended": ended, "via": "admin"})
         return user
 
 
@@ -63,14 +67,14 @@ class UserAdmin(DjangoUserAdmin):
     def deactivate(self, request, queryset) -> None:
         count = 0
         for user in queryset.exclude(pk=request.user.pk):
-            services.user_set_active(user=user, is_active=False)
+            services.user_set_active(user=user, is_active=False, actor=request.user)
             count += 1
         self.message_user(request, f"Deactivated {count} user(s).")
 
     def save_model(self, request, obj, form, change) -> None:
         super().save_model(request, obj, form, change)
         if change and "is_active" in form.changed_data and not obj.is_active:
-            services.user_set_active(user=obj, is_active=False)
+            services.user_set_active(user=obj, is_active=False, actor=request.user)
 
 
 @admin.register(AuthSession)
@@ -92,6 +96,26 @@ class AuthSessionAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset) -> None:
         count = 0
         for session in queryset.filter(revoked_at__isnull=True):
-            services.session_revoke(session=session, reason=AuthSession.RevokeReason.ADMIN)
+            services.session_revoke_by_admin(session=session, actor=request.user)
             count += 1
         self.message_user(request, f"Revoked {count} session(s).")
+
+
+@admin.register(SecurityEvent)
+class SecurityEventAdmin(admin.ModelAdmin):
+    """The audit trail, read-only: no one adds, changes or deletes an event here."""
+
+    list_display = ["created_at", "type", "actor_email", "target_type", "target_label", "ip_address"]
+    list_filter = ["type", "target_type"]
+    search_fields = ["actor_email", "target_label", "target_id", "request_id", "ip_address"]
+    date_hierarchy = "created_at"
+    readonly_fields = [f.name for f in SecurityEvent._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

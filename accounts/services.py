@@ -12,12 +12,13 @@ from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
-from accounts import grace
+from accounts import audit, grace
 from accounts import roles as role_defs
-from accounts.models import AuthSession, RefreshTokenRecord, User, normalize_email
+from accounts.models import AuthSession, RefreshTokenRecord, SecurityEvent, User, normalize_email
 from accounts.tokens import SESSION_CLAIM, SessionRefreshToken
 
 logger = logging.getLogger(__name__)
+Event = SecurityEvent.Type
 
 
 class RefreshRejected(Exception):
@@ -68,6 +69,7 @@ def session_start(*, user: User, ip_address: str | None, user_agent: str) -> Iss
     issued = _issue_tokens(session=session)
     session.save(update_fields=["expires_at"])
     update_last_login(None, user)
+    audit.record(Event.SIGN_IN, actor=user, target=user, detail={"session": str(session.id)})
     return issued
 
 
@@ -98,6 +100,8 @@ def session_refresh(*, raw_refresh: str, ip_address: str | None, user_agent: str
             if retry and session.refresh_tokens.filter(jti=retry["jti"], used_at__isnull=True).exists():
                 return IssuedTokens(access=retry["access"], refresh=retry["refresh"], session=session)
             session_revoke(session=session, reason=AuthSession.RevokeReason.REFRESH_REUSE)
+            # Who presented it is unknown (thief or owner): no actor, the account is the target.
+            audit.record(Event.REFRESH_REUSE, target=session.user, detail={"session": str(session.id)})
             logger.warning(
                 "refresh token reuse: session revoked",
                 extra={"session_id": str(session.id), "user_id": str(session.user_id), "ip": ip_address},
@@ -111,6 +115,7 @@ def session_refresh(*, raw_refresh: str, ip_address: str | None, user_agent: str
             session.ip_address = ip_address
             session.user_agent = user_agent
             session.save(update_fields=["expires_at", "last_used_at", "ip_address", "user_agent"])
+            audit.record(Event.REFRESH, actor=session.user, target=session.user, detail={"session": str(session.id)})
             grace.remember(
                 raw_refresh=raw_refresh,
                 jti=record.jti,
@@ -163,6 +168,26 @@ def sessions_revoke_all(*, user: User, reason: str) -> int:
 
 
 @transaction.atomic
+def session_logout(*, session: AuthSession, actor: User) -> None:
+    """The session's own user ends it (logout, or revoking one of their sessions)."""
+    session_revoke(session=session, reason=AuthSession.RevokeReason.LOGOUT)
+    audit.record(Event.LOGOUT, actor=actor, target=session.user, detail={"session": str(session.id)})
+
+
+@transaction.atomic
+def session_revoke_by_admin(*, session: AuthSession, actor: User) -> None:
+    session_revoke(session=session, reason=AuthSession.RevokeReason.ADMIN)
+    audit.record(Event.SESSION_REVOKED, actor=actor, target=session.user, detail={"session": str(session.id)})
+
+
+@transaction.atomic
+def user_logout_everywhere(*, user: User) -> int:
+    count = sessions_revoke_all(user=user, reason=AuthSession.RevokeReason.LOGOUT_ALL)
+    audit.record(Event.LOGOUT_ALL, actor=user, target=user, detail={"sessions": count})
+    return count
+
+
+@transaction.atomic
 def user_register(*, email: str, password: str, display_name: str = "") -> User:
     """Create a self-registered account with the configured role (REGISTRATION_ROLE)."""
     email = normalize_email(email)
@@ -175,23 +200,29 @@ def user_register(*, email: str, password: str, display_name: str = "") -> User:
         raise EmailTaken(email) from exc
     if settings.REGISTRATION_ROLE:
         user.groups.add(role_defs.role_groups()[settings.REGISTRATION_ROLE])
+    audit.record(Event.REGISTRATION, actor=user, target=user, detail={"role": settings.REGISTRATION_ROLE})
     return user
 
 
 @transaction.atomic
-def user_change_password(*, user: User, new_password: str) -> None:
-    """Set a new password and end every session: all the user's tokens stop working."""
+def user_change_password(*, user: User, new_password: str, actor: User | None = None) -> None:
+    """Set a new password and end every session: all the user's tokens stop working.
+
+    `actor` is who did it: the user themself (the default) or an admin.
+    """
     user.set_password(new_password)
     user.save(update_fields=["password"])
-    sessions_revoke_all(user=user, reason=AuthSession.RevokeReason.PASSWORD_CHANGE)
+    ended = sessions_revoke_all(user=user, reason=AuthSession.RevokeReason.PASSWORD_CHANGE)
+    audit.record(Event.PASSWORD_CHANGE, actor=actor or user, target=user, detail={"sessions_ended": ended})
 
 
 @transaction.atomic
-def user_set_active(*, user: User, is_active: bool) -> None:
+def user_set_active(*, user: User, is_active: bool, actor: User | None = None) -> None:
     """Activate or deactivate; deactivation ends every session at once."""
     if user.is_active != is_active:
         user.is_active = is_active
         user.save(update_fields=["is_active"])
+        audit.record(Event.ACTIVATION_CHANGE, actor=actor, target=user, detail={"is_active": is_active})
     if not is_active:
         sessions_revoke_all(user=user, reason=AuthSession.RevokeReason.DEACTIVATED)
 
@@ -201,7 +232,9 @@ class LastAdmin(Exception):
 
 
 @transaction.atomic
-def user_update_access(*, user: User, roles: list[str] | None = None, is_active: bool | None = None) -> User:
+def user_update_access(
+    *, user: User, actor: User | None = None, roles: list[str] | None = None, is_active: bool | None = None
+) -> User:
     """Set a user's roles and/or activation. Keeps at least one active admin.
 
     The admin role also grants the Django admin (is_staff); deactivation ends every session.
@@ -220,10 +253,13 @@ def user_update_access(*, user: User, roles: list[str] | None = None, is_active:
         if not other_admins.exists():
             raise LastAdmin("This is the last active admin: make someone else admin first.")
     if roles is not None:
+        before = sorted(user.groups.filter(name__in=groups).values_list("name", flat=True))
         user.groups.remove(*[group for name, group in groups.items() if name not in roles])
         user.groups.add(*[groups[name] for name in roles])
         user.is_staff = role_defs.ADMIN in roles or user.is_superuser
         user.save(update_fields=["is_staff"])
+        if before != sorted(roles):
+            audit.record(Event.ROLE_CHANGE, actor=actor, target=user, detail={"before": before, "after": sorted(roles)})
     if is_active is not None:
-        user_set_active(user=user, is_active=is_active)
+        user_set_active(user=user, is_active=is_active, actor=actor)
     return user

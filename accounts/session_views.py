@@ -43,7 +43,7 @@ class SessionViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.G
         return AuthSession.objects.active().filter(user_id=self.request.user.pk)
 
     def perform_destroy(self, instance: AuthSession) -> None:
-        services.session_revoke(session=instance, reason=AuthSession.RevokeReason.LOGOUT)
+        services.session_logout(session=instance, actor=self.request.user)
 
 
 @extend_schema(tags=["sessions"], request=None, responses={204: OpenApiResponse(description="Every session ended.")})
@@ -51,5 +51,5 @@ class LogoutAllView(APIView):
     """End every session of your account, this one included."""
 
     def post(self, request: Request) -> Response:
-        services.sessions_revoke_all(user=request.user, reason=AuthSession.RevokeReason.LOGOUT_ALL)
+        services.user_logout_everywhere(user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt import views as jwt_views
 
 from accounts import serializers, services
-from accounts.models import AuthSession
+from project import throttling
 
 NO_CONTENT = OpenApiResponse(description="Done; no body.")
 
@@ -25,6 +25,7 @@ class PublicTokenView(jwt_views.TokenViewBase):
 class TokenObtainView(PublicTokenView):
     """Exchange email and password for an access token and a refresh token (a new session)."""
 
+    throttle_classes = [throttling.AnonRateThrottle, throttling.SignInRateThrottle]
     serializer_class = serializers.TokenObtainSerializer
 
 
@@ -32,6 +33,7 @@ class TokenObtainView(PublicTokenView):
 class TokenRefreshView(PublicTokenView):
     """Trade a refresh token (usable once) for a new pair. Reusing one ends its session."""
 
+    throttle_classes = [throttling.AnonRateThrottle, throttling.RefreshRateThrottle]
     serializer_class = serializers.TokenRefreshSerializer
 
 
@@ -49,7 +51,7 @@ class LogoutView(APIView):
     def post(self, request: Request) -> Response:
         serializer = serializers.LogoutSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
-        services.session_revoke(session=serializer.validated_data["refresh"], reason=AuthSession.RevokeReason.LOGOUT)
+        services.session_logout(session=serializer.validated_data["refresh"], actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -73,6 +75,7 @@ class MeView(generics.RetrieveUpdateAPIView):
 class RegisterView(APIView):
     """Create an account (when REGISTRATION_OPEN). Sign in afterwards to get tokens."""
 
+    throttle_classes = [throttling.AnonRateThrottle, throttling.RegisterRateThrottle]
     permission_classes = [permissions.AllowAny]
     authentication_classes: list = []
     documents_403 = True  # Registration closed.

@@ -98,11 +98,6 @@ def test_every_auth_request_body_string_has_a_max_length(schema):
     assert unbounded_request_strings(schema, "/api/v1/auth/") == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (accounts/directory.py): ManagedUserSerializer.roles is a SlugRelatedField: an unbounded string "
-    "looked up in the database as is (NUL in it is a 500 on PostgreSQL). Use a ChoiceField of the role names.",
-)
 def test_every_request_body_string_has_a_max_length(schema):
     assert unbounded_request_strings(schema, "/") == []
 
