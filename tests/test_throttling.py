@@ -1,26 +1,17 @@
 """Rate limits: atomic counters, 429 with Retry-After and RateLimit-* headers, fail-open."""
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from urllib.error import HTTPError
-from urllib.request import urlopen
 
 import pytest
-from django.conf import settings as django_settings
 from rest_framework.test import APIClient
 
 from project import throttling
 from tests.helpers import ME_URL, assert_problem
+from tests.servers import call, gunicorn
 
 pytestmark = pytest.mark.django_db
 
 API_ROOT = "/api/v1/"
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_parse_rate():
@@ -95,64 +86,14 @@ def test_store_outage_fails_open_and_is_logged(api, settings, monkeypatch, caplo
     assert "rate limit store unreachable" in caplog.text
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _test_database_url() -> str:
-    """The URL of the database this test run uses, for a server started in another process."""
-    db = django_settings.DATABASES["default"]
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    base = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
-    return f"{base}/{db['NAME']}"
-
-
 @pytest.mark.django_db(transaction=True)  # The server's workers write counters: hold no lock.
 def test_exactly_the_limit_succeeds_across_four_workers_under_concurrency():
     """4 gunicorn workers, 200 concurrent anonymous requests, a limit of 50: exactly 50 pass.
 
     Counters are Redis INCR when REDIS_URL is set (CI's second run), else a database upsert.
     """
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": _test_database_url(),
-        "RATE_LIMIT_ANON": "50/hour",
-        "CACHE_KEY_PREFIX": f"throttle-test-{port}",
-        "DJANGO_SETTINGS_MODULE": "project.settings",
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "project.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "4"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-
-        def call(_):
-            try:
-                return urlopen(f"http://127.0.0.1:{port}{API_ROOT}", timeout=20).status
-            except HTTPError as error:
-                return error.code
-
-        with ThreadPoolExecutor(max_workers=50) as pool:
-            statuses = list(pool.map(call, range(200)))
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+    with gunicorn(workers=4, RATE_LIMIT_ANON="50/hour") as base, ThreadPoolExecutor(max_workers=50) as pool:
+        statuses = [status for status, _ in pool.map(lambda _: call(f"{base}{API_ROOT}"), range(200))]
 
     assert statuses.count(200) == 50
     assert statuses.count(429) == 150
