@@ -3,10 +3,10 @@
 import django_filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, serializers, viewsets
-from rest_framework.pagination import CursorPagination
 
 from accounts.directory import IsAdminRole
 from accounts.models import SecurityEvent
+from project.pagination import StrictCursorPagination
 
 
 class IsAuditor(IsAdminRole):
@@ -48,10 +48,8 @@ class SecurityEventFilter(django_filters.FilterSet):
         fields: list[str] = []
 
 
-class EventPagination(CursorPagination):
+class EventPagination(StrictCursorPagination):
     page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 100
     ordering = ("-created_at", "-id")
 
 

@@ -13,6 +13,7 @@ from rest_framework import filters
 from project.problems import problem_response
 
 QUERY_VALUE_MAX = 1000
+EMPTY_ALLOWED = {"search"}  # An empty search box means "no search"; elsewhere empty is a mistake.
 OUR_MODULES = ("accounts.", "api.", "project.")
 
 
@@ -48,6 +49,8 @@ class DeclaredQueryParamsMiddleware:
                 return _invalid(name, "null_characters", "Query parameters may not contain NUL characters.")
             if any(len(value) > QUERY_VALUE_MAX for value in values):
                 return _invalid(name, "max_length", f"At most {QUERY_VALUE_MAX} characters.")
+            if name not in EMPTY_ALLOWED and any(value == "" for value in values):
+                return _invalid(name, "blank", "May not be empty: leave the parameter out instead.")
         return self.get_response(request)
 
     def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs) -> HttpResponse | None:

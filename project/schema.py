@@ -23,7 +23,9 @@ class FieldErrorSerializer(serializers.Serializer):
 
 
 class ValidationProblemSerializer(ProblemSerializer):
-    errors = FieldErrorSerializer(many=True)
+    errors = FieldErrorSerializer(
+        many=True, required=False, help_text="Each invalid field (absent when the body could not be parsed)."
+    )
 
 
 class ProblemAutoSchema(AutoSchema):
@@ -49,7 +51,7 @@ class ProblemAutoSchema(AutoSchema):
             errors["401"] = (ProblemSerializer, "Missing, malformed, expired or revoked token.")
         if not public or getattr(self.view, "documents_403", False):
             errors["403"] = (ProblemSerializer, "Not allowed to do this.")
-        if "{" in self.path:
+        if "{" in self.path or getattr(self.view, "documents_404", False):
             errors["404"] = (ProblemSerializer, "Not found, or not visible to you.")
         if has_body:
             errors["413"] = (ProblemSerializer, "Request body too large.")

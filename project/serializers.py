@@ -11,14 +11,29 @@ from rest_framework.exceptions import ErrorDetail, ValidationError
 # unknown keys by default, so a typo or an attempt to set `owner` or `id` would pass unnoticed;
 # here it is a 400 that names the field. (A comment, not a docstring: drf-spectacular would
 # publish a docstring of this base as the description of every serializer without its own.)
+#
+# Strings must be JSON strings: DRF's CharField would turn 0 or 1.5 into "0" or "1.5", so a client
+# that sends the wrong type would never learn of it.
 class StrictFieldsMixin:
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, Mapping):
-            writable = {name for name, field in self.fields.items() if not field.read_only}
+            writable = {name: field for name, field in self.fields.items() if not field.read_only}
             unknown = sorted(str(key) for key in data if key not in writable)
             if unknown:
                 raise ValidationError(
                     {name: [ErrorDetail("This field is not accepted here.", code="unknown_field")] for name in unknown}
+                )
+            not_strings = sorted(
+                name
+                for name, field in writable.items()
+                if isinstance(field, serializers.CharField)
+                and name in data
+                and data[name] is not None
+                and not isinstance(data[name], str)
+            )
+            if not_strings:
+                raise ValidationError(
+                    {name: [ErrorDetail("Must be a string.", code="invalid")] for name in not_strings}
                 )
         return super().to_internal_value(data)
 
