@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from uuid import UUID
 
 from django.db.models import QuerySet
-from rest_framework import permissions
+from rest_framework import exceptions, permissions
 from rest_framework.request import Request
 
 from accounts.models import User
@@ -127,6 +127,9 @@ class DocumentPermission(permissions.BasePermission):
     message = "You can see this project but may not change its documents."
 
     def has_permission(self, request: Request, view) -> bool:
+        if request.method not in self.perms_map:
+            # As DjangoModelPermissions does: an unmapped method (TRACE) is a 405, not a KeyError.
+            raise exceptions.MethodNotAllowed(request.method)
         return self.perms_map[request.method] in project_access(request).flags(view.project)
 
 

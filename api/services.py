@@ -62,9 +62,14 @@ def project_share_with_user(*, access: ProjectAccess, project: Project, user: Us
     after = _normalise(permissions)
     _check_sharer(access, project, before, after)
     rows.exclude(permission__codename__in=[codename(n) for n in after]).delete()
+    # A concurrent share may have inserted the same row since `before` was read (no row existed
+    # to lock): the row is what both asked for, so a conflict is no error.
     ProjectUserObjectPermission.objects.bulk_create(
-        ProjectUserObjectPermission(user=user, permission=perm, content_object=project)
-        for perm in _permissions(after - before)
+        (
+            ProjectUserObjectPermission(user=user, permission=perm, content_object=project)
+            for perm in _permissions(after - before)
+        ),
+        ignore_conflicts=True,
     )
     return after
 
@@ -80,8 +85,11 @@ def project_share_with_group(
     _check_sharer(access, project, before, after)
     rows.exclude(permission__codename__in=[codename(n) for n in after]).delete()
     ProjectGroupObjectPermission.objects.bulk_create(
-        ProjectGroupObjectPermission(group=group, permission=perm, content_object=project)
-        for perm in _permissions(after - before)
+        (
+            ProjectGroupObjectPermission(group=group, permission=perm, content_object=project)
+            for perm in _permissions(after - before)
+        ),
+        ignore_conflicts=True,  # As for users.
     )
     return after
 
