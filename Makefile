@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 2
+TEST_WORKERS ?= 2
 
 .PHONY: run test test-only lint setup serve clean
 
@@ -31,13 +32,19 @@ run: setup
 	$(VENV)/bin/gunicorn project.wsgi --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile -
 
 test: $(VENV)/.dev
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS)
 
 test-only:
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS)
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
+
+# Benchmark (benchmarks/README.md): PostgreSQL + Redis on localhost, 10k and 100k projects, ~5 min.
+# Extra options through BENCH_ARGS, e.g. make bench BENCH_ARGS="--db sqlite --sizes 10000".
+.PHONY: bench
+bench: $(VENV)/.runtime
+	$(PY) benchmarks/run.py $(BENCH_ARGS)

@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from accounts import roles, services
 from accounts.models import User, normalize_email
-from api.pagination import KeysetPagination
+from project.pagination import StrictCursorPagination
 from project.serializers import StrictModelSerializer
 from project.throttling import LookupRateThrottle, UserRateThrottle
 
@@ -73,7 +73,7 @@ class ManagedUserSerializer(StrictModelSerializer):
             raise ValidationError({field: [str(exc)]}, code="last_admin") from exc
 
 
-class EmailPagination(KeysetPagination):
+class EmailPagination(StrictCursorPagination):
     ordering = ("email",)
 
 

@@ -1,9 +1,16 @@
-"""Cursor pagination whose bad input is a 400, like any other invalid parameter.
+"""Cursor (keyset) pagination whose bad input is a 400, like any other invalid parameter.
 
-DRF silently falls back to the default page size for `page_size=abc` or `page_size=-5`, and
-answers a tampered cursor with 404: clients would never learn their request was wrong.
+DRF silently falls back to the default page size for `page_size=abc` or `page_size=-5` (here a
+400; a page size over the maximum is capped, as documented), and
+answers a tampered cursor with 404, or with a database error when the position inside it does
+not fit the ordering field: clients would never learn what was wrong with their request.
 """
 
+from datetime import datetime
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import QuerySet
+from django.utils import timezone
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.request import Request
@@ -14,18 +21,45 @@ class StrictCursorPagination(CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 100
 
+    def paginate_queryset(self, queryset: QuerySet, request: Request, view=None) -> list | None:
+        self.model = queryset.model
+        return super().paginate_queryset(queryset, request, view)
+
     def get_page_size(self, request: Request) -> int:
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
             return self.page_size
-        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
+        if not raw.isdigit() or int(raw) < 1:
             raise ValidationError(
-                {self.page_size_query_param: [f"A whole number from 1 to {self.max_page_size}."]}, code="invalid"
+                {
+                    self.page_size_query_param: [
+                        f"A whole number from 1 (larger ones are capped at {self.max_page_size})."
+                    ]
+                },
+                code="invalid",
             )
-        return int(raw)
+        return min(int(raw), self.max_page_size)
 
     def decode_cursor(self, request: Request) -> Cursor | None:
         try:
-            return super().decode_cursor(request)
-        except NotFound as exc:
-            raise ValidationError({self.cursor_query_param: [str(self.invalid_cursor_message)]}) from exc
+            cursor = super().decode_cursor(request)
+        except NotFound:
+            cursor = None
+            valid = False
+        else:
+            # DRF checks the offset but filters on the position as is: validate it as the field would.
+            valid = cursor is None or cursor.position is None or self._valid_position(cursor.position)
+        if not valid:
+            raise ValidationError({self.cursor_query_param: [str(self.invalid_cursor_message)]}, code="invalid")
+        return cursor
+
+    def _valid_position(self, position: str) -> bool:
+        if "\x00" in position:
+            return False
+        field = self.model._meta.get_field(self.ordering[0].lstrip("-"))
+        try:
+            value = field.to_python(position)
+        except DjangoValidationError:
+            return False
+        # The cursors we issue carry aware datetimes; a naive one was made by hand.
+        return not (isinstance(value, datetime) and timezone.is_naive(value))

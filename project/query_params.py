@@ -49,8 +49,6 @@ class DeclaredQueryParamsMiddleware:
                 return _invalid(name, "null_characters", "Query parameters may not contain NUL characters.")
             if any(len(value) > QUERY_VALUE_MAX for value in values):
                 return _invalid(name, "max_length", f"At most {QUERY_VALUE_MAX} characters.")
-            if name not in EMPTY_ALLOWED and any(value == "" for value in values):
-                return _invalid(name, "blank", "May not be empty: leave the parameter out instead.")
         return self.get_response(request)
 
     def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs) -> HttpResponse | None:
@@ -60,6 +58,9 @@ class DeclaredQueryParamsMiddleware:
         actions = getattr(view_func, "actions", None)  # Viewsets only: {"get": "list", ...}
         action = actions.get(request.method.lower()) if actions else None
         accepted = accepted_query_params(view_cls, action)
+        for name, values in request.GET.lists():
+            if name in accepted and name not in EMPTY_ALLOWED and any(value == "" for value in values):
+                return _invalid(name, "blank", "May not be empty: leave the parameter out instead.")
         unknown = sorted(name for name in request.GET if name not in accepted)
         if unknown:
             return problem_response(

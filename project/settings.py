@@ -157,12 +157,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Cache: shared by every worker. Redis when REDIS_URL is set; otherwise the database cache,
 # which still works across processes on one machine.
 REDIS_URL = env.str("REDIS_URL", default="")
+# Parallel test workers (pytest-xdist) share one Redis: each gets keys of its own.
+CACHE_KEY_PREFIX = env.str("CACHE_KEY_PREFIX", default="gatehouse") + env.str("PYTEST_XDIST_WORKER", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="gatehouse"),
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
             "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
         }
     }
@@ -171,7 +173,7 @@ else:
         "default": {
             "BACKEND": "django.core.cache.backends.db.DatabaseCache",
             "LOCATION": "gatehouse_cache",
-            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="gatehouse"),
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
         }
     }
 

@@ -195,11 +195,13 @@ def test_page_size_is_capped_at_100(asked, served, owner, reader):
     assert body["next"]
 
 
-@pytest.mark.parametrize("asked", ["0", "-1", "abc", "1e3"])
-def test_bad_page_size_falls_back_to_the_default(asked, owner, reader):
+@pytest.mark.parametrize("asked", ["0", "-1", "abc", "1e3", "null"])
+def test_bad_page_size_is_a_400_not_a_silent_default(asked, owner, reader):
     bulk_projects(owner, 25, readers=(reader,))
 
-    assert len(names(client_for(reader).get(PROJECTS, {"page_size": asked}))) == 20
+    response = client_for(reader).get(PROJECTS, {"page_size": asked})
+
+    assert_validation_problem(response, ("page_size", "invalid"))
 
 
 @pytest.mark.parametrize("ordering", [None, "name", "-name", "created_at", "-updated_at"])
@@ -252,18 +254,18 @@ def test_previous_links_walk_back_over_the_same_projects(owner, reader):
     ],
 )
 @pytest.mark.parametrize("ordering", ["-created_at", "updated_at"])
-def test_tampered_cursor_is_404_not_500(tampered, ordering, scene, reader):
+def test_tampered_cursor_is_400_not_500(tampered, ordering, scene, reader):
     response = client_for(reader).get(PROJECTS, {"cursor": tampered, "ordering": ordering})
 
-    assert_problem(response, 404, "not_found")
+    assert_validation_problem(response, ("cursor", "invalid"))
 
 
 @pytest.mark.parametrize("url", [PROJECTS + "?ordering=name&", "/api/v1/users/?"])
-def test_nul_inside_a_text_cursor_is_404_not_500(url, scene, reader, admin):
+def test_nul_inside_a_text_cursor_is_400_not_500(url, scene, reader, admin):
     # Base64 hides the NUL from the query-parameter check; PostgreSQL would refuse it.
     response = client_for(admin).get(url + urlencode({"cursor": cursor(p=f"Moon{NUL}")}))
 
-    assert_problem(response, 404, "not_found")
+    assert_validation_problem(response, ("cursor", "invalid"))
 
 
 def test_a_cursor_cannot_step_outside_the_visible_projects(scene, reader):
