@@ -66,7 +66,10 @@ class ManagedUserSerializer(StrictModelSerializer):
         role_names = validated_data.get("groups")
         try:
             return services.user_update_access(
-                user=instance, roles=role_names, is_active=validated_data.get("is_active")
+                user=instance,
+                actor=self.context["request"].user,
+                roles=role_names,
+                is_active=validated_data.get("is_active"),
             )
         except services.LastAdmin as exc:
             field = "roles" if role_names is not None else "is_active"  # Name what the caller sent.

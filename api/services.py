@@ -3,9 +3,12 @@
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 
-from accounts.models import User
+from accounts import audit
+from accounts.models import SecurityEvent, User
 from api.models import Document, Project, ProjectGroupObjectPermission, ProjectUserObjectPermission
 from api.permissions import ALL, PROJECT_PERMISSIONS, VIEW, ProjectAccess, codename, short_name
+
+Event = SecurityEvent.Type
 
 
 class SharingRefused(Exception):
@@ -50,6 +53,37 @@ def _check_sharer(access: ProjectAccess, project: Project, before: set[str], aft
         raise SharingRefused(f"You cannot grant or revoke permissions you do not hold: {', '.join(lacking)}.")
 
 
+def _set_grants(
+    *, access: ProjectAccess, project: Project, model: type, grantee_field: str, grantee: User | Group, wanted: set[str]
+) -> set[str]:
+    """Make the grantee hold exactly `wanted` (plus implied view); audit what was added and removed."""
+    rows = model.objects.select_for_update().filter(content_object=project, **{grantee_field: grantee})
+    before = {short_name(c) for c in rows.values_list("permission__codename", flat=True)}
+    after = _normalise(wanted)
+    _check_sharer(access, project, before, after)
+    rows.exclude(permission__codename__in=[codename(n) for n in after]).delete()
+    # A concurrent share may have inserted the same row since `before` was read (no row existed
+    # to lock): the row is what both asked for, so a conflict is no error.
+    model.objects.bulk_create(
+        (
+            model(permission=perm, content_object=project, **{grantee_field: grantee})
+            for perm in _permissions(after - before)
+        ),
+        ignore_conflicts=True,
+    )
+    grantee_detail = {
+        "grantee_type": grantee_field,
+        "grantee_id": str(grantee.pk) if isinstance(grantee, User) else grantee.name,
+        "grantee": grantee.email if isinstance(grantee, User) else grantee.name,
+        "now": [p for p in PROJECT_PERMISSIONS if p in after],
+    }
+    for event, changed in ((Event.PERMISSION_GRANT, after - before), (Event.PERMISSION_REVOKE, before - after)):
+        if changed:
+            detail = {**grantee_detail, "permissions": [p for p in PROJECT_PERMISSIONS if p in changed]}
+            audit.record(event, actor=access.user, target=project, detail=detail)
+    return after
+
+
 @transaction.atomic
 def project_share_with_user(*, access: ProjectAccess, project: Project, user: User, permissions: set[str]) -> set[str]:
     """Set exactly `permissions` (plus implied view) for `user` on `project`; returns them."""
@@ -57,21 +91,14 @@ def project_share_with_user(*, access: ProjectAccess, project: Project, user: Us
         raise SharingInvalid("The owner's permissions cannot be changed.")
     if user.pk == access.user.pk:
         raise SharingRefused("You cannot change your own permissions.")
-    rows = ProjectUserObjectPermission.objects.select_for_update().filter(content_object=project, user=user)
-    before = {short_name(c) for c in rows.values_list("permission__codename", flat=True)}
-    after = _normalise(permissions)
-    _check_sharer(access, project, before, after)
-    rows.exclude(permission__codename__in=[codename(n) for n in after]).delete()
-    # A concurrent share may have inserted the same row since `before` was read (no row existed
-    # to lock): the row is what both asked for, so a conflict is no error.
-    ProjectUserObjectPermission.objects.bulk_create(
-        (
-            ProjectUserObjectPermission(user=user, permission=perm, content_object=project)
-            for perm in _permissions(after - before)
-        ),
-        ignore_conflicts=True,
+    return _set_grants(
+        access=access,
+        project=project,
+        model=ProjectUserObjectPermission,
+        grantee_field="user",
+        grantee=user,
+        wanted=permissions,
     )
-    return after
 
 
 @transaction.atomic
@@ -79,19 +106,14 @@ def project_share_with_group(
     *, access: ProjectAccess, project: Project, group: Group, permissions: set[str]
 ) -> set[str]:
     """Set exactly `permissions` (plus implied view) for `group` on `project`; returns them."""
-    rows = ProjectGroupObjectPermission.objects.select_for_update().filter(content_object=project, group=group)
-    before = {short_name(c) for c in rows.values_list("permission__codename", flat=True)}
-    after = _normalise(permissions)
-    _check_sharer(access, project, before, after)
-    rows.exclude(permission__codename__in=[codename(n) for n in after]).delete()
-    ProjectGroupObjectPermission.objects.bulk_create(
-        (
-            ProjectGroupObjectPermission(group=group, permission=perm, content_object=project)
-            for perm in _permissions(after - before)
-        ),
-        ignore_conflicts=True,  # As for users.
+    return _set_grants(
+        access=access,
+        project=project,
+        model=ProjectGroupObjectPermission,
+        grantee_field="group",
+        grantee=group,
+        wanted=permissions,
     )
-    return after
 
 
 def project_grants(*, project: Project) -> dict[str, list[dict]]:

@@ -257,7 +257,6 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "project.schema.ProblemAutoSchema",
     "EXCEPTION_HANDLER": "project.problems.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"lookup": env.str("THROTTLE_LOOKUP", default="30/minute")},
     "DEFAULT_THROTTLE_CLASSES": [
         "project.throttling.AnonRateThrottle",
         "project.throttling.UserRateThrottle",

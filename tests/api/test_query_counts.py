@@ -189,10 +189,11 @@ SHARE_QUERIES = {
     # 1. authentication; 2. the visible project; 3. flags (share, and what the sharer may grant);
     # 4. the grantee; 5. SAVEPOINT; 6. the grantee's current rows, locked (FOR UPDATE);
     # 7. DELETE the rows no longer wanted; 8. the Permission rows to add; 9. one bulk INSERT;
-    # 10. RELEASE SAVEPOINT.
-    "member": 10,
+    # 10. the audit event (permission_grant; a PUT that also removes adds a permission_revoke);
+    # 11. RELEASE SAVEPOINT.
+    "member": 11,
     # The same without 3.
-    "admin": 9,
+    "admin": 10,
 }
 
 
