@@ -113,6 +113,7 @@ class UserLookupView(APIView):
     # The general per-user limit, and a tighter one (RATE_LIMITS["lookup"]) against probing for emails.
     throttle_classes = [UserRateThrottle, LookupRateThrottle]
     query_params = ["email"]
+    documents_404 = True  # No such (active) user.
 
     def get(self, request: Request) -> Response:
         email = request.query_params.get("email", "")
