@@ -5,6 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from rest_framework.test import APIClient
 
+from accounts.models import RateCounter
 from project import throttling
 from tests.helpers import ME_URL, assert_problem
 from tests.servers import call, gunicorn
@@ -12,6 +13,11 @@ from tests.servers import call, gunicorn
 pytestmark = pytest.mark.django_db
 
 API_ROOT = "/api/v1/"
+
+
+def test_the_counter_statement_names_the_models_table_and_columns():
+    names = [RateCounter._meta.db_table, *(field.column for field in RateCounter._meta.fields)]
+    assert all(f'"{name}"' in throttling.UPSERT_COUNTER for name in names)
 
 
 def test_parse_rate():
