@@ -102,7 +102,12 @@ class TokenVerifySerializer(StrictSerializer):
 
 
 class LogoutSerializer(StrictSerializer):
-    refresh = serializers.CharField(write_only=True, max_length=TOKEN_MAX)
+    refresh = serializers.CharField(
+        write_only=True,
+        max_length=TOKEN_MAX,
+        required=False,
+        help_text="The refresh token of the session to end. Leave it out to end this request's session.",
+    )
 
     def validate_refresh(self, value: str) -> AuthSession:
         try:
@@ -111,6 +116,18 @@ class LogoutSerializer(StrictSerializer):
             raise serializers.ValidationError(
                 "Token is invalid or does not belong to you.", code="token_not_valid"
             ) from exc
+
+    def validate(self, attrs: dict) -> dict:
+        if "refresh" not in attrs:
+            request = self.context["request"]
+            session_id = request.auth.get(SESSION_CLAIM) if hasattr(request.auth, "get") else None
+            session = AuthSession.objects.filter(id=session_id, user=request.user).first() if session_id else None
+            if session is None:  # Signed in with a session cookie: there is no token session.
+                raise serializers.ValidationError(
+                    {"refresh": ["Give the refresh token of the session to end."]}, code="required"
+                )
+            attrs["refresh"] = session
+        return attrs
 
 
 class UserSerializer(StrictModelSerializer):

@@ -46,7 +46,10 @@ class TokenVerifyView(PublicTokenView):
 
 @extend_schema(tags=["auth"], request=serializers.LogoutSerializer, responses={204: NO_CONTENT}, summary="Log out")
 class LogoutView(APIView):
-    """End the session a refresh token belongs to; its access tokens stop working at once."""
+    """End a session: the one the refresh token belongs to, or this request's own.
+
+    Every token of that session stops working at once.
+    """
 
     def post(self, request: Request) -> Response:
         serializer = serializers.LogoutSerializer(data=request.data, context={"request": request})
