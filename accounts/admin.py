@@ -58,9 +58,25 @@ class UserAdmin(DjangoUserAdmin):
         (None, {"classes": ["wide"], "fields": ["email", "usable_password", "password1", "password2"]}),
     ]
 
+    # Only a superuser makes a superuser: otherwise the admin role (staff with accounts.change_user)
+    # could tick is_superuser on itself, hand itself raw permissions, or reset a superuser's password.
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            readonly += ["is_superuser", "user_permissions"]
+        return readonly
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
     @admin.action(description="Activate selected users")
     def activate(self, request, queryset) -> None:
-        count = queryset.update(is_active=True)
+        count = 0
+        for user in queryset.filter(is_active=False):
+            services.user_set_active(user=user, is_active=True, actor=request.user)
+            count += 1
         self.message_user(request, f"Activated {count} user(s).")
 
     @admin.action(description="Deactivate selected users (ends their sessions at once)")

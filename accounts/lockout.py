@@ -3,7 +3,7 @@
 Axes counts failed sign-ins (its database handler) and refuses further attempts for
 AXES_COOLOFF_TIME once AXES_FAILURE_LIMIT is reached, even with the right password. These
 hooks make it count emails the way accounts do (normalised) and IPs the way the rest of the
-service does (project.clients), and answer the admin login with a plain 429 page.
+service does (project.clients), and answer the admin login with a 429 problem.
 """
 
 from django.conf import settings

@@ -6,7 +6,6 @@ import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.contrib.auth.models import update_last_login
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
@@ -68,7 +67,6 @@ def session_start(*, user: User, ip_address: str | None, user_agent: str) -> Iss
     )
     issued = _issue_tokens(session=session)
     session.save(update_fields=["expires_at"])
-    update_last_login(None, user)
     audit.record(Event.SIGN_IN, actor=user, target=user, detail={"session": str(session.id)})
     return issued
 

@@ -1,6 +1,7 @@
 """Gatehouse settings: one module, read from the environment (see docs/configuration.md)."""
 
 import os
+import re
 import secrets
 import sys
 from datetime import timedelta
@@ -291,12 +292,19 @@ RATE_LIMITS = {
     "lookup": env.str("RATE_LIMIT_LOOKUP", default="30/minute"),
 }
 
+for _scope, _rate in RATE_LIMITS.items():
+    if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", _rate.strip()):
+        raise ImproperlyConfigured(
+            f"RATE_LIMIT_{_scope.upper()}={_rate!r} is not a rate: use <count>/<second|minute|hour|day>, "
+            "for example 60/minute."
+        )
+
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(seconds=env.int("JWT_ACCESS_LIFETIME", default=300)),
     "REFRESH_TOKEN_LIFETIME": timedelta(seconds=env.int("JWT_REFRESH_LIFETIME", default=86400)),
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": False,  # Our session store (accounts.models) does revocation.
-    "UPDATE_LAST_LOGIN": True,
+    "UPDATE_LAST_LOGIN": False,  # The sign-in serializer sends user_logged_in, which does it.
     # accounts.tokens signs and verifies with the key ring above. These two serve only simplejwt's
     # stock token classes; with a key pair they get a throwaway secret, so such a class refuses
     # every token rather than accept one signed with an empty or guessable key.

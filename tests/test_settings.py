@@ -263,3 +263,11 @@ def test_every_setting_variable_is_documented(document):
     undocumented = [name for name in SETTINGS_VARIABLES if not re.search(rf"\b{name}\b", text)]
 
     assert undocumented == []
+
+
+@pytest.mark.parametrize("rate", ["lots", "5/fortnight", "0/minute", "-1/hour", "10"])
+def test_a_malformed_rate_limit_refuses_to_start(rate):
+    message = refused(run(["-c", "import django; django.setup()"], RATE_LIMIT_SIGN_IN=rate))
+
+    assert "RATE_LIMIT_SIGN_IN" in message
+    assert "<count>/<second|minute|hour|day>" in message

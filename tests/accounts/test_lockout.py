@@ -128,3 +128,13 @@ def test_failures_and_the_lockout_are_audited_without_the_password(api, user, se
     for event in SecurityEvent.objects.all():
         assert PASSWORD not in str(event.detail)
         assert "wrong-password-here" not in str(event.detail)
+
+
+def test_a_successful_sign_in_clears_the_accounts_failures(api, user, settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    fail(api, user.email, 2)
+    assert attempt(api, user.email, PASSWORD).status_code == 200
+
+    fail(api, user.email, 2)  # Two more failures: not yet the limit, since the count restarted.
+
+    assert attempt(api, user.email, PASSWORD).status_code == 200
