@@ -30,10 +30,6 @@ def short_name(codename: str) -> str:
     return codename.removesuffix("_project")
 
 
-def _group_ids(user: User) -> QuerySet:
-    return User.groups.through.objects.filter(user_id=user.pk).values("group_id")
-
-
 class ProjectAccess:
     """One caller's view of projects: what they can see, and their flags, loaded in bulk."""
 
@@ -41,6 +37,16 @@ class ProjectAccess:
         self.user = user
         self.is_admin = is_admin(user)
         self._flags: dict[UUID, frozenset[str]] = {}
+        self._group_ids: list[int] | None = None
+
+    def group_ids(self) -> list[int]:
+        """The caller's groups, fetched once per request. Passed to the permission queries as
+        literals, not a subquery: the planner then reads those groups' rows by index instead of
+        scanning every group grant (docs/performance.md)."""
+        if self._group_ids is None:
+            memberships = User.groups.through.objects.filter(user_id=self.user.pk)
+            self._group_ids = list(memberships.values_list("group_id", flat=True))
+        return self._group_ids
 
     def visible(self, permission: str = VIEW) -> QuerySet[Project]:
         """Projects the caller holds `permission` on: an index lookup, not a table scan."""
@@ -52,7 +58,7 @@ class ProjectAccess:
             user_id=self.user.pk, permission__codename=codename(permission)
         ).values("content_object_id")
         via_groups = ProjectGroupObjectPermission.objects.filter(
-            group_id__in=_group_ids(self.user), permission__codename=codename(permission)
+            group_id__in=self.group_ids(), permission__codename=codename(permission)
         ).values("content_object_id")
         return Project.objects.filter(id__in=direct.union(via_groups))
 
@@ -68,7 +74,7 @@ class ProjectAccess:
             user_id=self.user.pk, content_object_id__in=missing
         ).values_list("content_object_id", "permission__codename")
         via_groups = ProjectGroupObjectPermission.objects.filter(
-            group_id__in=_group_ids(self.user), content_object_id__in=missing
+            group_id__in=self.group_ids(), content_object_id__in=missing
         ).values_list("content_object_id", "permission__codename")
         found: dict[UUID, set[str]] = {pk: set() for pk in missing}
         for project_id, perm in direct.union(via_groups):
