@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from accounts import roles, services
 from accounts.models import User, normalize_email
 from project.pagination import StrictCursorPagination
-from project.serializers import StrictModelSerializer
+from project.serializers import BoundedListField, StrictModelSerializer
 from project.throttling import LookupRateThrottle, UserRateThrottle
 
 UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
@@ -44,7 +44,7 @@ class RoleListView(ListAPIView):
         ]
 
 
-class RoleNamesField(serializers.ListField):
+class RoleNamesField(BoundedListField):
     """Role names in, checked against the closed set of roles (nothing free-form reaches the
     database); the user's groups by name out."""
 

@@ -1,6 +1,7 @@
 """Account and token request/response bodies. Each refuses fields it does not declare."""
 
-from django.contrib.auth import password_validation
+from django.contrib.auth import authenticate, password_validation
+from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions, serializers
 from rest_framework.fields import get_error_detail
@@ -59,6 +60,8 @@ class TokenObtainSerializer(StrictFieldsMixin, jwt_serializers.TokenObtainSerial
                 ) from None
             raise
         issued = services.session_start(user=self.user, ip_address=client_ip(request), user_agent=user_agent(request))
+        # Django's sign-in signal: records last_login and lets axes clear this account's failures.
+        user_logged_in.send(sender=type(self.user), request=request, user=self.user)
         return {"access": issued.access, "refresh": issued.refresh}
 
 
@@ -166,7 +169,12 @@ class PasswordChangeSerializer(StrictSerializer):
     new_password = serializers.CharField(write_only=True, max_length=PASSWORD_MAX, style={"input_type": "password"})
 
     def validate_old_password(self, value: str) -> str:
-        if not self.context["request"].user.check_password(value):
+        request = self.context["request"]
+        # Checked as a sign-in is (django-axes first), so a wrong password counts towards the lockout and a
+        # locked account is refused: a stolen access token must not be an unlimited password-guessing oracle.
+        if authenticate(request, email=request.user.email, password=value) is None:
+            if getattr(request, "axes_locked_out", False):
+                raise exceptions.Throttled(wait=lockout.cooloff_seconds(), detail="Too many failed sign-in attempts.")
             raise serializers.ValidationError("The current password is not correct.", code="wrong_password")
         return value
 

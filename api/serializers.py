@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from api.models import Document, Project
 from api.permissions import PROJECT_PERMISSIONS, project_access
-from project.serializers import StrictModelSerializer, StrictSerializer
+from project.serializers import BoundedListField, StrictModelSerializer, StrictSerializer
 
 
 class ProjectSerializer(StrictModelSerializer):
@@ -32,7 +32,7 @@ class DocumentSerializer(StrictModelSerializer):
 
 
 class PermissionSetSerializer(StrictSerializer):
-    permissions = serializers.ListField(
+    permissions = BoundedListField(
         child=serializers.ChoiceField(choices=PROJECT_PERMISSIONS),
         max_length=len(PROJECT_PERMISSIONS),
         allow_empty=True,

@@ -8,6 +8,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from project.request_id import current_request_id
@@ -132,8 +133,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]):
 
     response.data = body
     request = context.get("request")
-    renderer = getattr(request, "accepted_renderer", None)
-    if renderer is None or getattr(renderer, "format", "json") == "json":
+    if getattr(getattr(request, "accepted_renderer", None), "format", None) != "api":
+        # A problem is JSON whatever the view renders otherwise (the schema's YAML, the docs' HTML);
+        # only the browsable API keeps its page, which shows the problem.
+        if request is not None:
+            request.accepted_renderer, request.accepted_media_type = JSONRenderer(), PROBLEM_MEDIA_TYPE
         response.content_type = PROBLEM_MEDIA_TYPE
     return response
 
