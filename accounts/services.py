@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.utils import datetime_from_epoch
@@ -180,7 +181,9 @@ def session_revoke_by_admin(*, session: AuthSession, actor: User) -> None:
 
 @transaction.atomic
 def user_logout_everywhere(*, user: User) -> int:
+    """End every session: all token sessions, and browser (cookie) sessions via session_epoch."""
     count = sessions_revoke_all(user=user, reason=AuthSession.RevokeReason.LOGOUT_ALL)
+    User.objects.filter(pk=user.pk).update(session_epoch=F("session_epoch") + 1)
     audit.record(Event.LOGOUT_ALL, actor=user, target=user, detail={"sessions": count})
     return count
 

@@ -108,3 +108,22 @@ def test_sessions_api_requires_authentication(api):
 def test_sessions_routes_are_named():
     assert reverse("auth:session-list") == SESSIONS_URL
     assert reverse("auth:logout-all") == LOGOUT_ALL_URL
+
+
+def test_logout_all_also_ends_browser_cookie_sessions(user, client):
+    client.force_login(user)  # A browsable-API / admin session.
+    assert client.get(ME_URL).status_code == 200
+    pair = sign_in()
+
+    bearer(pair["access"]).post(LOGOUT_ALL_URL)
+
+    assert client.get(ME_URL).status_code in (401, 403)  # The cookie no longer signs anyone in.
+    assert client.session.get("_auth_user_id") is None
+
+
+def test_a_browser_session_survives_an_unrelated_change(user, client):
+    client.force_login(user)
+    user.display_name = "Renamed"
+    user.save()
+
+    assert client.get(ME_URL).status_code == 200
