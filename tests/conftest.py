@@ -30,6 +30,21 @@ def clear_own_cache() -> None:
 
 
 @pytest.fixture
+def superuser_client(settings, make_user) -> APIClient:
+    """Signed in to the Django admin (and the browsable API) as a superuser, by session cookie.
+
+    HTML pages use {% static %}; the manifest storage would need collectstatic, which tests skip.
+    """
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    client = APIClient()
+    client.force_login(make_user("root@example.com", is_staff=True, is_superuser=True))
+    return client
+
+
+@pytest.fixture
 def api() -> APIClient:
     return APIClient()
 

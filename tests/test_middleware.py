@@ -6,7 +6,6 @@ import re
 import pytest
 from django.http import JsonResponse
 from django.urls import include, path
-from rest_framework.test import APIClient
 
 from accounts.models import User
 from tests.helpers import ME_URL, REGISTER_URL, TOKEN_URL, assert_problem, use_plain_static_storage
@@ -103,14 +102,6 @@ def external_sources(html: str) -> list[str]:
     """Scripts, styles and links loaded from another origin (a CDN, say)."""
     urls = re.findall(r'(?:src|href)="((?:https?:)?//[^"]+)"', html)
     return [url for url in urls if not re.match(r"^(https?:)?//testserver/", url)]
-
-
-@pytest.fixture
-def superuser_client(settings, make_user) -> APIClient:
-    use_plain_static_storage(settings)
-    client = APIClient()
-    client.force_login(make_user("root@example.com", is_staff=True, is_superuser=True))
-    return client
 
 
 @pytest.mark.parametrize(

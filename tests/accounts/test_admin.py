@@ -14,11 +14,8 @@ CHANGELIST = "/admin/accounts/user/"
 
 
 @pytest.fixture
-def admin_client(settings, make_user) -> Client:
-    use_plain_static_storage(settings)
-    client = Client()
-    client.force_login(make_user("root@example.com", is_staff=True, is_superuser=True))
-    return client
+def admin_client(superuser_client) -> Client:
+    return superuser_client
 
 
 def test_can_open_the_user_list_as_a_superuser(admin_client, user):

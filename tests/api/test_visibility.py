@@ -388,4 +388,3 @@ def test_options_and_head_tell_nothing_about_an_invisible_project(method, addres
     assert hidden.status_code == missing.status_code
     if hidden.content:
         assert without_request_id(hidden.json()) == without_request_id(missing.json())
-

@@ -21,7 +21,7 @@ from rest_framework.test import APIClient
 
 from accounts import views as account_views
 from tests.api.conftest import client_for
-from tests.helpers import ME_URL, REGISTER_URL, TOKEN_URL, assert_problem, use_plain_static_storage
+from tests.helpers import ME_URL, REGISTER_URL, TOKEN_URL, assert_problem
 from tests.security.probes import raw_http, split_response
 
 pytestmark = pytest.mark.django_db
@@ -38,14 +38,6 @@ def assert_header_policy(response, label: str = "") -> None:
     assert all(directive in csp for directive in CSP_MUST_HAVE), label
     assert "unsafe-eval" not in csp, label
     assert "X-Powered-By" not in response, label
-
-
-@pytest.fixture
-def superuser_client(settings, make_user) -> APIClient:
-    use_plain_static_storage(settings)
-    client = APIClient()
-    client.force_login(make_user("root@example.com", is_staff=True, is_superuser=True))
-    return client
 
 
 PAGES = {
