@@ -15,7 +15,10 @@ CHANGELIST = "/admin/accounts/user/"
 
 @pytest.fixture
 def admin_client(superuser_client) -> Client:
-    return superuser_client
+    # The admin posts HTML forms: a plain Django client (APIClient would send JSON), same login.
+    client = Client()
+    client.cookies = superuser_client.cookies
+    return client
 
 
 def test_can_open_the_user_list_as_a_superuser(admin_client, user):
