@@ -32,9 +32,11 @@ run: setup
 	$(VENV)/bin/gunicorn project.wsgi --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile -
 
 test: $(VENV)/.dev
+	$(PY) manage.py collectstatic --noinput --verbosity 0  # Pages render hashed static URLs.
 	$(PY) -m pytest -n $(TEST_WORKERS)
 
 test-only:
+	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) -m pytest -n $(TEST_WORKERS)
 
 lint: $(VENV)/.dev
