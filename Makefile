@@ -29,7 +29,7 @@ setup: $(VENV)/.runtime
 
 run: setup
 	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
-	$(VENV)/bin/gunicorn project.wsgi --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile -
+	$(VENV)/bin/gunicorn project.wsgi --bind $(HOST):$(PORT) --workers $(WORKERS)  # + gunicorn.conf.py
 
 test: $(VENV)/.dev
 	$(PY) manage.py collectstatic --noinput --verbosity 0  # Pages render hashed static URLs.
