@@ -20,9 +20,5 @@ def choose_request_id(supplied: str | None) -> str:
     return uuid.uuid4().hex
 
 
-def set_request_id(value: str):
-    return _request_id.set(value)
-
-
-def reset_request_id(token) -> None:
-    _request_id.reset(token)
+def set_request_id(value: str) -> None:
+    _request_id.set(value)
