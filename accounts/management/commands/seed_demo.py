@@ -24,6 +24,9 @@ DEMO_PROJECTS = [
 class Command(BaseCommand):
     help = "Create the demo accounts and projects (once) and print how to use them."
 
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--base-url", default="http://127.0.0.1:8000", help="Where the API will be served.")
+
     @transaction.atomic
     def handle(self, *args, **options) -> None:
         from api import services as api_services  # The api app builds on accounts, not the reverse.
@@ -52,7 +55,7 @@ class Command(BaseCommand):
                     user=User.objects.get(email=email),
                     permissions=permissions,
                 )
-        base = "http://127.0.0.1:8000"
+        base = options["base_url"].rstrip("/")
         self.stdout.write(
             "\n".join(
                 [
