@@ -7,6 +7,7 @@ from rest_framework import permissions, serializers, viewsets
 from accounts.directory import IsAdminRole
 from accounts.models import SecurityEvent
 from project.pagination import StrictCursorPagination
+from project.views import UUID_PATTERN
 
 
 class IsAuditor(IsAdminRole):
@@ -63,4 +64,4 @@ class SecurityEventViewSet(viewsets.ReadOnlyModelViewSet):
     pagination_class = EventPagination
     filter_backends = [django_filters.rest_framework.DjangoFilterBackend]
     filterset_class = SecurityEventFilter
-    lookup_value_regex = r"[0-9a-fA-F-]{32,36}"
+    lookup_value_regex = UUID_PATTERN

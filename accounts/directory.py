@@ -13,8 +13,7 @@ from accounts.models import User, normalize_email
 from project.pagination import StrictCursorPagination
 from project.serializers import BoundedListField, StrictModelSerializer
 from project.throttling import LookupRateThrottle, UserRateThrottle
-
-UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+from project.views import UUID_PATTERN
 
 
 class IsAdminRole(permissions.BasePermission):

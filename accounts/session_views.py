@@ -9,8 +9,7 @@ from rest_framework.views import APIView
 from accounts import services
 from accounts.models import AuthSession
 from accounts.tokens import SESSION_CLAIM
-
-UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+from project.views import UUID_PATTERN
 
 
 def current_session_id(request: Request) -> str | None:

@@ -31,8 +31,8 @@ from api.serializers import (
     ProjectGrantsSerializer,
     ProjectSerializer,
 )
+from project.views import UUID_PATTERN
 
-UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 LIST_FILTERS = [filters.SearchFilter, SafeOrderingFilter]
 
 

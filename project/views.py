@@ -7,6 +7,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
+# Router lookups match UUIDs only, so a malformed id is a 404 from the URL resolver, never a query.
+UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+
 
 @extend_schema(exclude=True)
 @api_view(["GET"])
