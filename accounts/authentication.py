@@ -4,6 +4,7 @@ import uuid
 
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
 from rest_framework_simplejwt.settings import api_settings
@@ -42,3 +43,9 @@ class SessionJWTAuthentication(JWTAuthentication):
                 _("The token's session has ended or the account is unavailable."),
                 code="token_revoked",
             ) from exc
+
+
+def current_session_id(request: Request) -> str | None:
+    """The session of the access token on this request (None under session-cookie login)."""
+    token = getattr(request, "auth", None)
+    return str(token.get(SESSION_CLAIM)) if token is not None and hasattr(token, "get") else None

@@ -8,6 +8,7 @@ service does (project.clients), and answer the admin login with a 429 problem.
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from rest_framework.exceptions import Throttled
 
 from accounts.models import normalize_email
 from project.problems import problem_response
@@ -25,6 +26,11 @@ def username_from_request(request: HttpRequest, credentials: dict | None = None)
 
 def cooloff_seconds() -> int:
     return int(settings.AXES_COOLOFF_TIME.total_seconds())
+
+
+def locked_out() -> Throttled:
+    """The API's answer to a locked-out attempt: 429, the same whether or not the email exists."""
+    return Throttled(wait=cooloff_seconds(), detail="Too many failed sign-in attempts.")
 
 
 def lockout_response(request: HttpRequest, original_response=None, credentials=None) -> HttpResponse:

@@ -10,6 +10,7 @@ from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_api_settings
 
 from accounts import audit, lockout, services
+from accounts.authentication import current_session_id
 from accounts.models import AuthSession, SecurityEvent, User, normalize_email
 from accounts.tokens import SESSION_CLAIM, SessionUntypedToken
 from project.clients import client_ip, user_agent
@@ -54,10 +55,8 @@ class TokenObtainSerializer(StrictFieldsMixin, jwt_serializers.TokenObtainSerial
                 SecurityEvent.Type.SIGN_IN_FAILED,
                 detail={"email": normalize_email(attrs["email"]), "locked_out": locked},
             )
-            if locked:  # The same answer whether or not the email has an account.
-                raise exceptions.Throttled(
-                    wait=lockout.cooloff_seconds(), detail="Too many failed sign-in attempts."
-                ) from None
+            if locked:
+                raise lockout.locked_out() from None
             raise
         issued = services.session_start(user=self.user, ip_address=client_ip(request), user_agent=user_agent(request))
         # Django's sign-in signal: records last_login and lets axes clear this account's failures.
@@ -123,7 +122,7 @@ class LogoutSerializer(StrictSerializer):
     def validate(self, attrs: dict) -> dict:
         if "refresh" not in attrs:
             request = self.context["request"]
-            session_id = request.auth.get(SESSION_CLAIM) if hasattr(request.auth, "get") else None
+            session_id = current_session_id(request)
             session = AuthSession.objects.filter(id=session_id, user=request.user).first() if session_id else None
             if session is None:  # Signed in with a session cookie: there is no token session.
                 raise serializers.ValidationError(
@@ -174,7 +173,7 @@ class PasswordChangeSerializer(StrictSerializer):
         # locked account is refused: a stolen access token must not be an unlimited password-guessing oracle.
         if authenticate(request, email=request.user.email, password=value) is None:
             if getattr(request, "axes_locked_out", False):
-                raise exceptions.Throttled(wait=lockout.cooloff_seconds(), detail="Too many failed sign-in attempts.")
+                raise lockout.locked_out()
             raise serializers.ValidationError("The current password is not correct.", code="wrong_password")
         return value
 

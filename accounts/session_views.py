@@ -7,15 +7,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import services
+from accounts.authentication import current_session_id
 from accounts.models import AuthSession
-from accounts.tokens import SESSION_CLAIM
 from project.views import UUID_PATTERN
-
-
-def current_session_id(request: Request) -> str | None:
-    """The session of the access token on this request (None under session-cookie login)."""
-    token = getattr(request, "auth", None)
-    return str(token.get(SESSION_CLAIM)) if token is not None and hasattr(token, "get") else None
 
 
 class SessionSerializer(serializers.ModelSerializer):
