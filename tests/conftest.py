@@ -1,11 +1,15 @@
 """Shared fixtures: API clients, users and signed-in callers."""
 
+from collections.abc import Callable
+
 import pytest
+from django.contrib.auth.models import Group
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from accounts import services
 from accounts.models import User
+from accounts.roles import role_groups
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -53,6 +57,23 @@ def api() -> APIClient:
 def make_user(db):
     def make(email: str = "user@example.com", password: str = PASSWORD, **extra) -> User:
         return User.objects.create_user(email=email, password=password, **extra)
+
+    return make
+
+
+@pytest.fixture
+def roles(db) -> dict[str, Group]:
+    return role_groups()
+
+
+@pytest.fixture
+def make_member(make_user, roles) -> Callable[..., User]:
+    """A user holding the given roles: make_member("bob@example.com", "viewer")."""
+
+    def make(email: str, *role_names: str, **extra) -> User:
+        user = make_user(email, **extra)
+        user.groups.add(*(roles[name] for name in role_names))
+        return user
 
     return make
 

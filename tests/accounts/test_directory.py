@@ -20,13 +20,8 @@ LOOKUP_URL = "/api/v1/users/lookup/"
 
 
 @pytest.fixture
-def member(make_user):
-    def make(email: str, *role_names: str, **extra) -> User:
-        user = make_user(email, **extra)
-        user.groups.add(*Group.objects.filter(name__in=role_names))
-        return user
-
-    return make
+def member(make_member):
+    return make_member
 
 
 @pytest.fixture

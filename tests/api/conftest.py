@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from accounts import services as account_services
 from accounts.models import User
-from accounts.roles import ADMIN, EDITOR, VIEWER, role_groups
+from accounts.roles import ADMIN, EDITOR, VIEWER
 from api import services
 from api.models import Document, Project, ProjectGroupObjectPermission, ProjectUserObjectPermission
 from api.permissions import VIEW, codename
@@ -85,23 +85,6 @@ def db_state() -> dict[str, list]:
         "memberships": sorted(User.groups.through.objects.values_list("user_id", "group__name")),
         "groups": sorted(Group.objects.values_list("name", flat=True)),
     }
-
-
-@pytest.fixture
-def roles(db) -> dict[str, Group]:
-    return role_groups()
-
-
-@pytest.fixture
-def make_member(make_user, roles) -> Callable[..., User]:
-    """A user holding the given roles: make_member("bob@example.com", "viewer")."""
-
-    def make(email: str, *role_names: str, **extra) -> User:
-        user = make_user(email, **extra)
-        user.groups.add(*(roles[name] for name in role_names))
-        return user
-
-    return make
 
 
 @pytest.fixture

@@ -9,32 +9,24 @@ from collections.abc import Iterator
 import pytest
 
 from accounts.models import User
-from accounts.roles import EDITOR, VIEWER, role_groups
+from accounts.roles import EDITOR, VIEWER
 from api import services
 from api.models import Project
 from tests.api.conftest import (  # noqa: F401 (fixtures, shared with tests/api)
     admin,
     document,
-    make_member,
     owner,
     project,
-    roles,
 )
 from tests.servers import gunicorn
 
 LOOPBACK_NAMES = {"localhost", "testserver"}
 
 
-def member(make_user, email: str, role: str, **extra) -> User:
-    user = make_user(email, **extra)
-    user.groups.add(role_groups()[role])
-    return user
-
-
 @pytest.fixture
-def mallory(make_user) -> User:
+def mallory(make_member) -> User:
     """The attacker: an ordinary editor, signed up like anyone, owning a project of her own."""
-    return member(make_user, "mallory@example.com", EDITOR, display_name="Mallory")
+    return make_member("mallory@example.com", EDITOR, display_name="Mallory")
 
 
 @pytest.fixture
@@ -43,9 +35,9 @@ def mallorys_project(mallory) -> Project:
 
 
 @pytest.fixture
-def bob(make_user) -> User:
+def bob(make_member) -> User:
     """A viewer nobody has shared anything with."""
-    return member(make_user, "bob@example.com", VIEWER, display_name="Bob")
+    return make_member("bob@example.com", VIEWER, display_name="Bob")
 
 
 @pytest.fixture(scope="session")
