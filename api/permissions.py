@@ -22,6 +22,11 @@ ALL = frozenset(PROJECT_PERMISSIONS)
 NONE: frozenset[str] = frozenset()
 
 
+def in_order(names: set[str] | frozenset[str]) -> list[str]:
+    """Permission names as the API always lists them: view, change, delete, share."""
+    return [name for name in PROJECT_PERMISSIONS if name in names]
+
+
 def codename(name: str) -> str:
     return f"{name}_project"
 

@@ -3,7 +3,7 @@
 from rest_framework import serializers
 
 from api.models import Document, Project
-from api.permissions import PROJECT_PERMISSIONS, project_access
+from api.permissions import PROJECT_PERMISSIONS, in_order, project_access
 from project.serializers import BoundedListField, StrictModelSerializer, StrictSerializer
 
 
@@ -20,7 +20,7 @@ class ProjectSerializer(StrictModelSerializer):
 
     def get_permissions(self, project: Project) -> list[str]:
         flags = project_access(self.context["request"]).flags(project)
-        return [name for name in PROJECT_PERMISSIONS if name in flags]
+        return in_order(flags)
 
 
 class DocumentSerializer(StrictModelSerializer):

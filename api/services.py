@@ -6,7 +6,7 @@ from django.db import transaction
 from accounts import audit
 from accounts.models import SecurityEvent, User
 from api.models import Document, Project, ProjectGroupObjectPermission, ProjectUserObjectPermission
-from api.permissions import ALL, PROJECT_PERMISSIONS, VIEW, ProjectAccess, codename, short_name
+from api.permissions import ALL, VIEW, ProjectAccess, codename, in_order, short_name
 
 Event = SecurityEvent.Type
 
@@ -75,11 +75,11 @@ def _set_grants(
         "grantee_type": grantee_field,
         "grantee_id": str(grantee.pk) if isinstance(grantee, User) else grantee.name,
         "grantee": grantee.email if isinstance(grantee, User) else grantee.name,
-        "now": [p for p in PROJECT_PERMISSIONS if p in after],
+        "now": in_order(after),
     }
     for event, changed in ((Event.PERMISSION_GRANT, after - before), (Event.PERMISSION_REVOKE, before - after)):
         if changed:
-            detail = {**grantee_detail, "permissions": [p for p in PROJECT_PERMISSIONS if p in changed]}
+            detail = {**grantee_detail, "permissions": in_order(changed)}
             audit.record(event, actor=access.user, target=project, detail=detail)
     return after
 
@@ -131,10 +131,7 @@ def project_grants(*, project: Project) -> dict[str, list[dict]]:
     ):
         groups.setdefault(name, {"name": name, "permissions": set()})["permissions"].add(short_name(perm))
 
-    def ordered(perms: set[str]) -> list[str]:
-        return [p for p in PROJECT_PERMISSIONS if p in perms]
-
     return {
-        "users": [{**u, "permissions": ordered(u["permissions"])} for _, u in sorted(users.items())],
-        "groups": [{**g, "permissions": ordered(g["permissions"])} for _, g in sorted(groups.items())],
+        "users": [{**u, "permissions": in_order(u["permissions"])} for _, u in sorted(users.items())],
+        "groups": [{**g, "permissions": in_order(g["permissions"])} for _, g in sorted(groups.items())],
     }

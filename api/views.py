@@ -18,11 +18,11 @@ from api.filters import SafeOrderingFilter
 from api.models import Document, Project
 from api.pagination import KeysetPagination
 from api.permissions import (
-    PROJECT_PERMISSIONS,
     CanCreateProject,
     DocumentPermission,
     ProjectPermission,
     SharePermission,
+    in_order,
     project_access,
 )
 from api.serializers import (
@@ -134,7 +134,7 @@ class GrantView(ProjectChildMixin, APIView):
         serializer = PermissionSetSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         after = self._apply(set(serializer.validated_data["permissions"]))
-        return Response({"permissions": [p for p in PROJECT_PERMISSIONS if p in after]})
+        return Response({"permissions": in_order(after)})
 
     @extend_schema(responses={204: OpenApiResponse(description="Every permission of the grantee revoked.")})
     def delete(self, request: Request, **kwargs) -> Response:
