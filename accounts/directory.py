@@ -62,17 +62,12 @@ class ManagedUserSerializer(StrictModelSerializer):
         read_only_fields = ["id", "email", "display_name", "date_joined", "last_login"]
 
     def update(self, instance: User, validated_data: dict) -> User:
-        role_names = validated_data.get("groups")
-        try:
-            return services.user_update_access(
-                user=instance,
-                actor=self.context["request"].user,
-                roles=role_names,
-                is_active=validated_data.get("is_active"),
-            )
-        except services.LastAdmin as exc:
-            field = "roles" if role_names is not None else "is_active"  # Name what the caller sent.
-            raise ValidationError({field: [str(exc)]}, code="last_admin") from exc
+        return services.user_update_access(
+            user=instance,
+            actor=self.context["request"].user,
+            roles=validated_data.get("groups"),
+            is_active=validated_data.get("is_active"),
+        )
 
 
 class EmailPagination(StrictCursorPagination):

@@ -16,6 +16,7 @@ from accounts import audit, grace
 from accounts import roles as role_defs
 from accounts.models import AuthSession, RefreshTokenRecord, SecurityEvent, User, normalize_email
 from accounts.tokens import SESSION_CLAIM, SessionRefreshToken
+from project.errors import Invalid
 
 logger = logging.getLogger(__name__)
 Event = SecurityEvent.Type
@@ -25,8 +26,13 @@ class RefreshRejected(Exception):
     """The refresh token was valid JWT but may not be used (used, revoked, unknown)."""
 
 
-class EmailTaken(Exception):
-    pass
+class EmailTaken(Invalid):
+    code = "unique"
+    field = "email"
+
+    def __init__(self, email: str) -> None:
+        super().__init__("An account with this email already exists.")
+        self.email = email
 
 
 @dataclass(frozen=True)
@@ -228,8 +234,10 @@ def user_set_active(*, user: User, is_active: bool, actor: User | None = None) -
         sessions_revoke_all(user=user, reason=AuthSession.RevokeReason.DEACTIVATED)
 
 
-class LastAdmin(Exception):
+class LastAdmin(Invalid):
     """The change would leave no active admin."""
+
+    code = "last_admin"
 
 
 @transaction.atomic
@@ -252,7 +260,11 @@ def user_update_access(
             User.objects.select_for_update(of=("self",)).filter(is_active=True, groups=admin_group).exclude(pk=user.pk)
         )
         if not other_admins.exists():
-            raise LastAdmin("This is the last active admin: make someone else admin first.")
+            # Name what the caller sent: the roles, or the activation.
+            raise LastAdmin(
+                "This is the last active admin: make someone else admin first.",
+                field="roles" if roles is not None else "is_active",
+            )
     if roles is not None:
         before = sorted(user.groups.filter(name__in=groups).values_list("name", flat=True))
         user.groups.remove(*[group for name, group in groups.items() if name not in roles])

@@ -88,12 +88,7 @@ class RegisterView(APIView):
             raise PermissionDenied("Registration is closed on this server.")
         serializer = serializers.RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            user = services.user_register(**serializer.validated_data)
-        except services.EmailTaken as exc:
-            raise serializers.serializers.ValidationError(
-                {"email": ["An account with this email already exists."]}, code="unique"
-            ) from exc
+        user = services.user_register(**serializer.validated_data)
         return Response(serializers.UserSerializer(user).data, status=status.HTTP_201_CREATED)
 
 

@@ -7,16 +7,19 @@ from accounts import audit
 from accounts.models import SecurityEvent, User
 from api.models import Document, Project, ProjectGroupObjectPermission, ProjectUserObjectPermission
 from api.permissions import ALL, VIEW, ProjectAccess, codename, in_order, short_name
+from project.errors import Invalid, Refused
 
 Event = SecurityEvent.Type
 
 
-class SharingRefused(Exception):
+class SharingRefused(Refused):
     """A sharing request that is well-formed but not allowed (a 403)."""
 
 
-class SharingInvalid(Exception):
-    """A sharing request that can never succeed as asked (a 400)."""
+class SharingInvalid(Invalid):
+    """A sharing request that can never succeed as asked (a 400 on `permissions`)."""
+
+    field = "permissions"
 
 
 def _permissions(names: set[str]) -> list[Permission]:

@@ -6,7 +6,6 @@ from django.shortcuts import get_object_or_404
 from django.utils.functional import cached_property
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import filters, status, viewsets
-from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -121,24 +120,16 @@ class GrantView(ProjectChildMixin, APIView):
 
     permission_classes = [IsAuthenticated, SharePermission]
 
-    def _apply(self, permissions: set[str]) -> set[str]:
-        try:
-            return self.apply(permissions)
-        except services.SharingRefused as exc:
-            raise PermissionDenied(str(exc)) from exc
-        except services.SharingInvalid as exc:
-            raise ValidationError({"permissions": [str(exc)]}, code="invalid") from exc
-
     @extend_schema(request=PermissionSetSerializer, responses={200: PERMISSION_SET})
     def put(self, request: Request, **kwargs) -> Response:
         serializer = PermissionSetSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        after = self._apply(set(serializer.validated_data["permissions"]))
+        after = self.apply(set(serializer.validated_data["permissions"]))
         return Response({"permissions": in_order(after)})
 
     @extend_schema(responses={204: OpenApiResponse(description="Every permission of the grantee revoked.")})
     def delete(self, request: Request, **kwargs) -> Response:
-        self._apply(set())
+        self.apply(set())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -11,6 +11,7 @@ from rest_framework import exceptions, status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from project.errors import DomainError
 from project.request_id import current_request_id
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -33,6 +34,7 @@ TITLES = {
     "throttled": "Too many requests.",
     "server_error": "Internal server error.",
     "bad_request": "Bad request.",
+    "conflict": "Conflict with the current state.",
 }
 
 
@@ -104,9 +106,25 @@ def _code_of(exc: exceptions.APIException) -> str:
     return exc.default_code
 
 
+def api_exception(exc: DomainError) -> exceptions.APIException:
+    """The one translation of a service's refusal into DRF's exceptions."""
+    if exc.status == 400:
+        field = exc.field or "non_field_errors"
+        return exceptions.ValidationError({field: [exc.message]}, code=exc.code)
+    if exc.status == 403:
+        return exceptions.PermissionDenied(exc.message, code=exc.code)
+    if exc.status == 404:
+        return exceptions.NotFound(exc.message, code=exc.code)
+    error = exceptions.APIException(exc.message, code=exc.code)
+    error.status_code = exc.status
+    return error
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]):
     """DRF's handler, then rewritten as problem details (`errors` lists each invalid field)."""
-    if isinstance(exc, RequestDataTooBig):
+    if isinstance(exc, DomainError):
+        exc = api_exception(exc)
+    elif isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
