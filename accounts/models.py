@@ -176,6 +176,9 @@ class SecurityEvent(models.Model):
         ACTIVATION_CHANGE = "activation_change"
         PERMISSION_GRANT = "permission_grant"
         PERMISSION_REVOKE = "permission_revoke"
+        PROJECT_CREATE = "project_create"
+        PROJECT_UPDATE = "project_update"
+        PROJECT_DELETE = "project_delete"
         ADMIN_ACTION = "admin_action"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)

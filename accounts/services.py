@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -16,7 +17,7 @@ from accounts import audit, grace
 from accounts import roles as role_defs
 from accounts.models import AuthSession, RefreshTokenRecord, SecurityEvent, User, normalize_email
 from accounts.tokens import SESSION_CLAIM, SessionRefreshToken
-from project.errors import Invalid
+from project.errors import Invalid, Refused
 
 logger = logging.getLogger(__name__)
 Event = SecurityEvent.Type
@@ -181,6 +182,7 @@ def session_logout(*, session: AuthSession, actor: User) -> None:
 
 @transaction.atomic
 def session_revoke_by_admin(*, session: AuthSession, actor: User) -> None:
+    guard_superuser(user=session.user, actor=actor)
     session_revoke(session=session, reason=AuthSession.RevokeReason.ADMIN)
     audit.record(Event.SESSION_REVOKED, actor=actor, target=session.user, detail={"session": str(session.id)})
 
@@ -226,6 +228,7 @@ def user_change_password(*, user: User, new_password: str, actor: User | None = 
 @transaction.atomic
 def user_set_active(*, user: User, is_active: bool, actor: User | None = None) -> None:
     """Activate or deactivate; deactivation ends every session at once."""
+    guard_superuser(user=user, actor=actor)
     if user.is_active != is_active:
         user.is_active = is_active
         user.save(update_fields=["is_active"])
@@ -240,37 +243,57 @@ class LastAdmin(Invalid):
     code = "last_admin"
 
 
+class SuperuserProtected(Refused):
+    """Only a superuser may change, deactivate, demote or end the sessions of a superuser."""
+
+    code = "superuser_protected"
+
+
+def guard_superuser(*, user: User, actor: User | None) -> None:
+    """Refuse a change to a superuser by anyone but a superuser, on every surface.
+
+    `actor=None` is the system itself (a management command run by an operator on the host).
+    """
+    if user.is_superuser and actor is not None and not actor.is_superuser:
+        raise SuperuserProtected("Only a superuser may change a superuser's account.")
+
+
 @transaction.atomic
 def user_update_access(
     *, user: User, actor: User | None = None, roles: list[str] | None = None, is_active: bool | None = None
 ) -> User:
     """Set a user's roles and/or activation. Keeps at least one active admin.
 
-    The admin role also grants the Django admin (is_staff); deactivation ends every session.
+    The admin role is the one source of truth for "admin": `is_staff` (the Django admin) is
+    derived from it here, so the two never disagree. Deactivation ends every session.
     """
+    guard_superuser(user=user, actor=actor)
     groups = role_defs.role_groups()
     admin_group = groups[role_defs.ADMIN]
+    # Every change that could remove an admin queues on the admin role's row: two admins
+    # demoting each other at once are serialised (the second sees the first's commit and is
+    # refused as the last admin) instead of deadlocking on each other's rows.
+    Group.objects.select_for_update().filter(pk=admin_group.pk).values_list("pk", flat=True).first()
     in_admin_role = user.groups.filter(pk=admin_group.pk).exists()
     admin_before = user.is_active and in_admin_role
     admin_after = (user.is_active if is_active is None else is_active) and (
         in_admin_role if roles is None else role_defs.ADMIN in roles
     )
-    if admin_before and not admin_after:
-        other_admins = (
-            User.objects.select_for_update(of=("self",)).filter(is_active=True, groups=admin_group).exclude(pk=user.pk)
+    others = User.objects.filter(is_active=True, groups=admin_group).exclude(pk=user.pk)
+    if admin_before and not admin_after and not others.exists():
+        # Name what the caller sent: the roles, or the activation.
+        raise LastAdmin(
+            "This is the last active admin: make someone else admin first.",
+            field="roles" if roles is not None else "is_active",
         )
-        if not other_admins.exists():
-            # Name what the caller sent: the roles, or the activation.
-            raise LastAdmin(
-                "This is the last active admin: make someone else admin first.",
-                field="roles" if roles is not None else "is_active",
-            )
     if roles is not None:
         before = sorted(user.groups.filter(name__in=groups).values_list("name", flat=True))
         user.groups.remove(*[group for name, group in groups.items() if name not in roles])
         user.groups.add(*[groups[name] for name in roles])
-        user.is_staff = role_defs.ADMIN in roles or user.is_superuser
-        user.save(update_fields=["is_staff"])
+        is_staff = role_defs.ADMIN in roles or user.is_superuser
+        if user.is_staff != is_staff:
+            user.is_staff = is_staff
+            user.save(update_fields=["is_staff"])
         if before != sorted(roles):
             audit.record(Event.ROLE_CHANGE, actor=actor, target=user, detail={"before": before, "after": sorted(roles)})
     if is_active is not None:

@@ -65,3 +65,20 @@ class Document(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class ShareableGroup(models.Model):
+    """A group that projects may be shared with (a team). Only these are sharing targets.
+
+    Roles are not: sharing with `editor` would reach every future self-registered account.
+    Any other group is invisible to sharers: it answers exactly as a group that does not exist.
+    """
+
+    group = models.OneToOneField("auth.Group", on_delete=models.CASCADE, primary_key=True, related_name="shareable")
+    description = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = "shareable group (team)"
+
+    def __str__(self) -> str:
+        return self.group.name

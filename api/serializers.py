@@ -3,7 +3,7 @@
 from rest_framework import serializers
 
 from api.models import Document, Project
-from api.permissions import PROJECT_PERMISSIONS, in_order, project_access
+from api.selectors import PROJECT_PERMISSIONS, in_order, project_access
 from project.serializers import BoundedListField, StrictModelSerializer, StrictSerializer
 
 

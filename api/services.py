@@ -1,4 +1,10 @@
-"""Writes on projects, documents and their permissions. Each is one transaction."""
+"""Writes on projects, documents and their permissions: the one door every surface goes through.
+
+Each function is one transaction and writes its audit event in it. The REST views, the Django
+admin, management commands and the demo seeder all call these; none writes the models itself.
+"""
+
+from typing import Any
 
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
@@ -6,10 +12,12 @@ from django.db import transaction
 from accounts import audit
 from accounts.models import SecurityEvent, User
 from api.models import Document, Project, ProjectGroupObjectPermission, ProjectUserObjectPermission
-from api.permissions import ALL, VIEW, ProjectAccess, codename, in_order, short_name
+from api.selectors import ALL, SHARE, VIEW, ProjectAccess, codename, in_order, short_name
 from project.errors import Invalid, Refused
 
 Event = SecurityEvent.Type
+PROJECT_FIELDS = ("name", "description")
+DOCUMENT_FIELDS = ("title", "body")
 
 
 class SharingRefused(Refused):
@@ -26,20 +34,90 @@ def _permissions(names: set[str]) -> list[Permission]:
     return list(Permission.objects.filter(content_type__app_label="api", codename__in=[codename(n) for n in names]))
 
 
+def _lock(project: Project) -> None:
+    """Serialise every change to a project's grants: a share, a revoke, a delete.
+
+    Grant rows may not exist yet (nothing to lock), so the project row is the lock.
+    """
+    Project.objects.select_for_update().filter(pk=project.pk).values_list("pk", flat=True).first()
+
+
+def _changes(instance: Any, fields: tuple[str, ...], values: dict[str, Any]) -> dict[str, list]:
+    return {
+        name: [getattr(instance, name), values[name]]
+        for name in fields
+        if name in values and getattr(instance, name) != values[name]
+    }
+
+
 @transaction.atomic
-def project_create(*, owner: User, name: str, description: str = "") -> Project:
-    """Create a project; its creator holds every project permission from the same transaction."""
+def project_create(*, owner: User, name: str, description: str = "", actor: User | None = None) -> Project:
+    """Create a project; its owner holds every project permission from the same transaction.
+
+    `actor` is who did it when that is not the owner (an admin creating it for them).
+    """
     project = Project.objects.create(owner=owner, name=name, description=description)
     ProjectUserObjectPermission.objects.bulk_create(
         ProjectUserObjectPermission(user=owner, permission=perm, content_object=project)
         for perm in _permissions(set(ALL))
     )
+    audit.record(Event.PROJECT_CREATE, actor=actor or owner, target=project, detail={"owner": owner.email})
     return project
+
+
+@transaction.atomic
+def project_update(*, project: Project, actor: User | None, **values: Any) -> Project:
+    """Change a project's name and/or description; the event lists each field before and after."""
+    unknown = set(values) - set(PROJECT_FIELDS)
+    if unknown:
+        raise TypeError(f"project_update() got fields it does not change: {', '.join(sorted(unknown))}")
+    changes = _changes(project, PROJECT_FIELDS, values)
+    if changes:
+        for name, (_, new) in changes.items():
+            setattr(project, name, new)
+        project.save(update_fields=[*changes, "updated_at"])
+        audit.record(Event.PROJECT_UPDATE, actor=actor, target=project, detail={"changes": changes})
+    return project
+
+
+@transaction.atomic
+def project_delete(*, project: Project, actor: User | None) -> None:
+    """Delete a project with its documents; the event lists every grant the delete removed."""
+    _lock(project)
+    grants = project_grants(project=project)
+    detail = {
+        "name": project.name,
+        "owner": project.owner.email,
+        "documents": project.documents.count(),
+        "grants_removed": {
+            "users": [{"email": u["email"], "permissions": u["permissions"]} for u in grants["users"]],
+            "groups": grants["groups"],
+        },
+    }
+    audit.record(Event.PROJECT_DELETE, actor=actor, target=project, detail=detail)
+    project.delete()
 
 
 @transaction.atomic
 def document_create(*, project: Project, created_by: User, title: str, body: str = "") -> Document:
     return Document.objects.create(project=project, created_by=created_by, title=title, body=body)
+
+
+@transaction.atomic
+def document_update(*, document: Document, **values: Any) -> Document:
+    changes = _changes(document, DOCUMENT_FIELDS, values)
+    if set(values) - set(DOCUMENT_FIELDS):
+        raise TypeError("document_update() changes only the title and body.")
+    if changes:
+        for name, (_, new) in changes.items():
+            setattr(document, name, new)
+        document.save(update_fields=[*changes, "updated_at"])
+    return document
+
+
+@transaction.atomic
+def document_delete(*, document: Document) -> None:
+    document.delete()
 
 
 def _normalise(requested: set[str]) -> set[str]:
@@ -48,10 +126,12 @@ def _normalise(requested: set[str]) -> set[str]:
 
 
 def _check_sharer(access: ProjectAccess, project: Project, before: set[str], after: set[str]) -> None:
-    """A sharer may only grant or take away permissions they hold themselves."""
-    held = access.flags(project)
-    touched = before ^ after
-    lacking = sorted(touched - held)
+    """A sharer may only grant or take away permissions they hold themselves, as committed now
+    (read under the project lock: a revocation of the sharer's own rights cannot race past)."""
+    held = access.fresh_flags(project)
+    if SHARE not in held:
+        raise SharingRefused("You need the share permission on this project.")
+    lacking = sorted((before ^ after) - held)
     if lacking:
         raise SharingRefused(f"You cannot grant or revoke permissions you do not hold: {', '.join(lacking)}.")
 
@@ -60,13 +140,14 @@ def _set_grants(
     *, access: ProjectAccess, project: Project, model: type, grantee_field: str, grantee: User | Group, wanted: set[str]
 ) -> set[str]:
     """Make the grantee hold exactly `wanted` (plus implied view); audit what was added and removed."""
-    rows = model.objects.select_for_update().filter(content_object=project, **{grantee_field: grantee})
+    _lock(project)  # Two PUTs for one grantee: the second reads what the first committed.
+    rows = model.objects.filter(content_object=project, **{grantee_field: grantee})
     before = {short_name(c) for c in rows.values_list("permission__codename", flat=True)}
     after = _normalise(wanted)
     _check_sharer(access, project, before, after)
     rows.exclude(permission__codename__in=[codename(n) for n in after]).delete()
-    # A concurrent share may have inserted the same row since `before` was read (no row existed
-    # to lock): the row is what both asked for, so a conflict is no error.
+    # Under the project lock no door races this insert; a raw write around the services
+    # (guardian's assign_perm in a shell) may have, and the row is what both asked for.
     model.objects.bulk_create(
         (
             model(permission=perm, content_object=project, **{grantee_field: grantee})
@@ -108,7 +189,9 @@ def project_share_with_user(*, access: ProjectAccess, project: Project, user: Us
 def project_share_with_group(
     *, access: ProjectAccess, project: Project, group: Group, permissions: set[str]
 ) -> set[str]:
-    """Set exactly `permissions` (plus implied view) for `group` on `project`; returns them."""
+    """Set exactly `permissions` (plus implied view) for a shareable `group` on `project`."""
+    if not shareable_groups().filter(pk=group.pk).exists():
+        raise SharingInvalid("Projects can be shared only with shareable groups (teams).", field="group")
     return _set_grants(
         access=access,
         project=project,
@@ -117,6 +200,11 @@ def project_share_with_group(
         grantee=group,
         wanted=permissions,
     )
+
+
+def shareable_groups():
+    """The groups that are sharing targets: those an admin marked shareable (teams)."""
+    return Group.objects.filter(shareable__isnull=False)
 
 
 def project_grants(*, project: Project) -> dict[str, list[dict]]:

@@ -1,7 +1,6 @@
-"""Project and document endpoints, and project sharing. Declarative: policy lives in
-api/permissions.py, writes in api/services.py."""
+"""Project and document endpoints, and project sharing. Declarative: visibility lives in
+api/selectors.py, policy in api/permissions.py, writes in api/services.py."""
 
-from django.contrib.auth.models import Group
 from django.shortcuts import get_object_or_404
 from django.utils.functional import cached_property
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
@@ -16,14 +15,8 @@ from api import services
 from api.filters import SafeOrderingFilter
 from api.models import Document, Project
 from api.pagination import KeysetPagination
-from api.permissions import (
-    CanCreateProject,
-    DocumentPermission,
-    ProjectPermission,
-    SharePermission,
-    in_order,
-    project_access,
-)
+from api.permissions import DocumentPermission, ProjectPermission, SharePermission
+from api.selectors import ALL, in_order, project_access
 from api.serializers import (
     DocumentSerializer,
     PermissionSetSerializer,
@@ -44,7 +37,7 @@ class ProjectViewSet(viewsets.ModelViewSet):
     """Projects. Lists and details show only what you hold `view` on."""
 
     serializer_class = ProjectSerializer
-    permission_classes = [IsAuthenticated, CanCreateProject, ProjectPermission]
+    permission_classes = [IsAuthenticated, ProjectPermission]
     pagination_class = KeysetPagination
     filter_backends = LIST_FILTERS
     search_fields = ["name"]
@@ -61,7 +54,20 @@ class ProjectViewSet(viewsets.ModelViewSet):
         return page
 
     def perform_create(self, serializer: ProjectSerializer) -> None:
-        serializer.instance = services.project_create(owner=self.request.user, **serializer.validated_data)
+        project = services.project_create(owner=self.request.user, **serializer.validated_data)
+        # The answer is built from what the transaction returned: the owner holds every
+        # permission, so nothing is read back after the commit (a failure there would turn a
+        # committed create into a 500, and the client's retry into a duplicate).
+        project_access(self.request).remember(project, ALL)
+        serializer.instance = project
+
+    def perform_update(self, serializer: ProjectSerializer) -> None:
+        serializer.instance = services.project_update(
+            project=serializer.instance, actor=self.request.user, **serializer.validated_data
+        )
+
+    def perform_destroy(self, instance: Project) -> None:
+        services.project_delete(project=instance, actor=self.request.user)
 
 
 class ProjectChildMixin:
@@ -96,6 +102,12 @@ class DocumentViewSet(ProjectChildMixin, viewsets.ModelViewSet):
         serializer.instance = services.document_create(
             project=self.project, created_by=self.request.user, **serializer.validated_data
         )
+
+    def perform_update(self, serializer: DocumentSerializer) -> None:
+        serializer.instance = services.document_update(document=serializer.instance, **serializer.validated_data)
+
+    def perform_destroy(self, instance: Document) -> None:
+        services.document_delete(document=instance)
 
 
 PERMISSION_SET = OpenApiResponse(PermissionSetSerializer, description="The permissions now held.")
@@ -145,7 +157,8 @@ class UserGrantView(GrantView):
 @extend_schema(tags=["sharing"])
 class GroupGrantView(GrantView):
     def apply(self, permissions: set[str]) -> set[str]:
-        group = get_object_or_404(Group, name=self.kwargs["group_name"])
+        # Only shareable groups exist here: any other name, a role's included, is the same 404.
+        group = get_object_or_404(services.shareable_groups(), name=self.kwargs["group_name"])
         return services.project_share_with_group(
             access=project_access(self.request), project=self.project, group=group, permissions=permissions
         )

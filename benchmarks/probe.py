@@ -34,7 +34,7 @@ from accounts.models import User  # noqa: E402
 from accounts.services import session_start  # noqa: E402
 from api.management.commands.seed_benchmark import ARCHIVIST_EMAIL, READER_EMAIL  # noqa: E402
 from api.models import Project, ProjectGroupObjectPermission, ProjectUserObjectPermission  # noqa: E402
-from api.permissions import ProjectAccess  # noqa: E402
+from api.selectors import ProjectAccess  # noqa: E402
 
 ORDER = ("-created_at", "-id")
 PAGE = 20

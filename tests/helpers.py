@@ -115,3 +115,14 @@ def use_plain_static_storage(settings) -> None:
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+def make_team(name: str):
+    """A group projects may be shared with (a shareable group)."""
+    from django.contrib.auth.models import Group
+
+    from api.models import ShareableGroup
+
+    group = Group.objects.create(name=name)
+    ShareableGroup.objects.create(group=group)
+    return group

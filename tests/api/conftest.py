@@ -16,7 +16,8 @@ from accounts.models import User
 from accounts.roles import ADMIN, EDITOR, VIEWER
 from api import services
 from api.models import Document, Project, ProjectGroupObjectPermission, ProjectUserObjectPermission
-from api.permissions import VIEW, codename
+from api.selectors import VIEW, codename
+from tests.helpers import make_team
 
 # Every caller of the permission matrix, by the name its table columns use.
 CALLERS = (
@@ -145,8 +146,8 @@ def outsider(make_member) -> User:
 
 @pytest.fixture
 def team(project, make_member) -> Group:
-    """A plain group holding view on the project, with one member."""
-    group = Group.objects.create(name="reviewers")
+    """A shareable group holding view on the project, with one member."""
+    group = make_team("reviewers")
     grant(group, project)
     make_member("reviewer@example.com").groups.add(group)
     return group
@@ -154,8 +155,8 @@ def team(project, make_member) -> Group:
 
 @pytest.fixture
 def auditors(db) -> Group:
-    """A plain group with no grant: the target of new group shares."""
-    return Group.objects.create(name="auditors")
+    """A shareable group with no grant: the target of new group shares."""
+    return make_team("auditors")
 
 
 @pytest.fixture

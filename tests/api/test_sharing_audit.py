@@ -1,10 +1,10 @@
 """Every grant and revoke is an audit event naming who, on which project, what changed."""
 
 import pytest
-from django.contrib.auth.models import Group
 
 from accounts.models import SecurityEvent
 from tests.api.conftest import client_for
+from tests.helpers import make_team
 
 pytestmark = pytest.mark.django_db
 
@@ -44,7 +44,7 @@ def test_narrowing_a_grant_records_the_revoke(owner, project, outsider):
 
 
 def test_group_grant_names_the_group(owner, project):
-    group = Group.objects.create(name="reviewers")
+    group = make_team("reviewers")
     client_for(owner).put(f"/api/v1/projects/{project.pk}/permissions/groups/reviewers/", {"permissions": ["view"]})
 
     [event] = sharing_events()

@@ -30,7 +30,7 @@ class Command(BaseCommand):
     @transaction.atomic
     def handle(self, *args, **options) -> None:
         from api import services as api_services  # The api app builds on accounts, not the reverse.
-        from api.permissions import ProjectAccess
+        from api.selectors import ProjectAccess
 
         if settings.PRODUCTION:
             raise CommandError("seed_demo creates accounts with published passwords: not in production.")

@@ -25,7 +25,7 @@ from django.db import connection, transaction
 from accounts import roles
 from accounts.models import User
 from api.models import Project, ProjectGroupObjectPermission, ProjectUserObjectPermission
-from api.permissions import PROJECT_PERMISSIONS, codename
+from api.selectors import PROJECT_PERMISSIONS, codename
 
 OWNER_EMAIL = "bench-owner@example.com"
 READER_EMAIL = "bench-reader@example.com"
