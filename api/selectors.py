@@ -85,7 +85,8 @@ class ProjectAccess:
         self._flags.update({pk: frozenset(perms) for pk, perms in found.items()})
 
     def flags(self, project: Project) -> frozenset[str]:
-        self.load([project.pk])
+        if project.pk not in self._flags:
+            self.load([project.pk])
         return self._flags[project.pk]
 
     def fresh_flags(self, project: Project) -> frozenset[str]:
