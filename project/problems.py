@@ -26,6 +26,7 @@ TITLES = {
     "no_active_account": "Authentication failed.",
     "token_not_valid": "Authentication failed.",
     "permission_denied": "Permission denied.",
+    "superuser_protected": "Permission denied.",
     "not_found": "Not found.",
     "method_not_allowed": "Method not allowed.",
     "not_acceptable": "Not acceptable.",
