@@ -10,10 +10,12 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
+from accounts import emails
+
 
 def normalize_email(email: str) -> str:
     """One spelling per mailbox: `Alice@Example.COM ` and `alice@example.com` are one account."""
-    return email.strip().lower()
+    return emails.normalize_email(email)
 
 
 class UserManager(BaseUserManager):
@@ -46,6 +48,12 @@ class UserManager(BaseUserManager):
 class User(AbstractBaseUser, PermissionsMixin):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     email = models.EmailField("email address", max_length=254, unique=True)
+    email_skeleton = models.CharField(
+        max_length=64,
+        unique=True,
+        editable=False,
+        help_text="SHA-256 of the email's confusables skeleton (accounts/emails.py): no two accounts look alike.",
+    )
     display_name = models.CharField(max_length=150, blank=True)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False, help_text="Can sign in to the Django admin.")
@@ -90,6 +98,10 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def save(self, *args, **kwargs) -> None:
         self.email = normalize_email(self.email)
+        self.email_skeleton = emails.skeleton_digest(self.email)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "email" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "email_skeleton"}
         super().save(*args, **kwargs)
 
 
