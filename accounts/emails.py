@@ -61,7 +61,8 @@ class EmailMixedScripts(EmailRefused):
 def normalize_email(email: str) -> str:
     """NFKC, case fold, NFKC again (folding can leave a string that NFKC changes), strip.
 
-    `Alice@Example.COM `, `ａｌｉｃｅ@example.com` and `alice@example.com` are one mailbox.
+    `Alice@Example.COM `, `alice@example.com` in fullwidth letters and `alice@example.com` are one
+    mailbox.
     Idempotent: normalising a normalised email changes nothing.
     """
     return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", email).casefold()).strip()
@@ -83,7 +84,7 @@ def check_email(email: str) -> str:
     """The normalised email, or EmailRefused when no account may have it.
 
     Refuses invisible characters anywhere, and a local part or domain that mixes scripts with
-    confusable letters (`аlice` with a Cyrillic `а`), as django-registration does. Reads nothing:
+    confusable letters (`alice` with a Cyrillic `a`), as django-registration does. Reads nothing:
     the answer does not depend on which accounts exist.
     """
     email = normalize_email(email)

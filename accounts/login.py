@@ -38,9 +38,7 @@ class StaffAuthenticationForm(AdminAuthenticationForm):
 
     def confirm_login_allowed(self, user) -> None:
         if not user.is_staff:
-            user_login_failed.send(
-                sender=__name__, credentials={"username": user.get_username()}, request=self.request
-            )
+            user_login_failed.send(sender=__name__, credentials={"username": user.get_username()}, request=self.request)
         super().confirm_login_allowed(user)
 
 

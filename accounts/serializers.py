@@ -150,8 +150,8 @@ class UserSerializer(StrictModelSerializer):
 
 
 class NormalizedEmailField(serializers.EmailField):
-    """An email validated in the one spelling every door uses (accounts/emails.py): `ｂｏｂ@example.com`
-    is `bob@example.com`."""
+    """An email validated in the one spelling every door uses (accounts/emails.py): `bob@example.com`
+    in fullwidth letters is `bob@example.com`."""
 
     def to_internal_value(self, data) -> str:
         return normalize_email(super().to_internal_value(data))
