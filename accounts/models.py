@@ -24,6 +24,14 @@ class UserManager(BaseUserManager):
     def get_by_natural_key(self, username: str) -> "User":
         return self.get(email=normalize_email(username))
 
+    def bulk_create(self, objs, *args, **kwargs) -> list["User"]:
+        # Skips save(): normalise and fill in the skeleton here, so the UNIQUE column still holds.
+        objs = list(objs)
+        for user in objs:
+            user.email = normalize_email(user.email)
+            user.email_skeleton = emails.skeleton_digest(user.email)
+        return super().bulk_create(objs, *args, **kwargs)
+
     def _create_user(self, email: str, password: str | None, **extra) -> "User":
         if not email:
             raise ValueError("A user needs an email address.")

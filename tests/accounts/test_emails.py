@@ -111,3 +111,12 @@ def test_changing_the_email_with_update_fields_updates_the_skeleton(user):
     user.refresh_from_db()
     assert user.email_skeleton == emails.skeleton_digest("alice2@example.com")
     assert User.objects.create_user(email="al\u0131ce@example.com", password="x").email == "al\u0131ce@example.com"
+
+
+def test_bulk_created_accounts_get_their_skeletons_too():
+    created = User.objects.bulk_create([User(email="Dave@Example.com"), User(email="erin@example.com")])
+
+    assert [u.email for u in created] == ["dave@example.com", "erin@example.com"]
+    assert User.objects.get(email="dave@example.com").email_skeleton == emails.skeleton_digest("dave@example.com")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        User.objects.bulk_create([User(email="dav\u0435@example.com")])  # Cyrillic e: looks like dave.
