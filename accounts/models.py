@@ -4,6 +4,7 @@ import uuid
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models.functions import Lower
@@ -89,6 +90,17 @@ class User(AbstractBaseUser, PermissionsMixin):
     def clean(self) -> None:
         super().clean()
         self.email = normalize_email(self.email)
+
+    def validate_unique(self, exclude=None) -> None:
+        """Also the skeleton's uniqueness wherever the email's is checked (the admin's user forms),
+        reported on `email`: a look-alike is a form error there, not an IntegrityError."""
+        checks_email = exclude is None or "email" not in exclude
+        if checks_email:
+            self.email_skeleton = emails.skeleton_digest(self.email)
+            exclude = {*(exclude or ()), "email_skeleton"}
+        super().validate_unique(exclude)  # An exact duplicate is reported there, once.
+        if checks_email and User.objects.filter(email_skeleton=self.email_skeleton).exclude(pk=self.pk).exists():
+            raise ValidationError({"email": ValidationError(emails.EmailConfusable().message, code="confusable")})
 
     # Django checks this hash on every cookie-session request; mixing in session_epoch lets
     # "log out everywhere" end browser sessions too, not only token sessions.

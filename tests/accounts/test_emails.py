@@ -4,6 +4,7 @@ and skeletons that make look-alikes collide, even for writes that skip the check
 import sys
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from accounts import emails
@@ -120,3 +121,24 @@ def test_bulk_created_accounts_get_their_skeletons_too():
     assert User.objects.get(email="dave@example.com").email_skeleton == emails.skeleton_digest("dave@example.com")
     with pytest.raises(IntegrityError), transaction.atomic():
         User.objects.bulk_create([User(email="dav\u0435@example.com")])  # Cyrillic e: looks like dave.
+
+
+def test_model_validation_reports_a_look_alike_on_the_email(user):
+    # What the admin's user forms run (ModelForm validation): a form error, never an IntegrityError.
+    with pytest.raises(ValidationError) as caught:
+        User(email="al\u0131ce@example.com").full_clean()
+
+    assert [e.code for e in caught.value.error_dict["email"]] == ["confusable"]
+    assert "alice@example.com" not in str(caught.value)
+
+
+def test_model_validation_reports_an_exact_duplicate_once(user):
+    with pytest.raises(ValidationError) as caught:
+        User(email="Alice@Example.com").full_clean()
+
+    assert [e.code for e in caught.value.error_dict["email"]] == ["unique"]
+
+
+def test_model_validation_lets_an_account_keep_its_email(user):
+    user.display_name = "Alice A."
+    user.full_clean()  # Raises nothing: its own skeleton is not a look-alike.
