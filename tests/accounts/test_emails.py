@@ -1,9 +1,12 @@
 """accounts/emails.py: one spelling per mailbox, refusal of invisible and mixed-script emails,
 and skeletons that make look-alikes collide, even for writes that skip the checks."""
 
+import importlib
+import re
 import sys
 
 import pytest
+from django.apps import apps as django_apps
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
@@ -142,3 +145,28 @@ def test_model_validation_reports_an_exact_duplicate_once(user):
 def test_model_validation_lets_an_account_keep_its_email(user):
     user.display_name = "Alice A."
     user.full_clean()  # Raises nothing: its own skeleton is not a look-alike.
+
+
+def load_backfill():
+    return importlib.import_module("accounts.migrations.0006_user_email_skeleton").backfill
+
+
+def test_the_migration_renormalises_emails_and_fills_skeletons(make_user):
+    make_user("bob@example.com")
+    # As an account stored before this migration: spelt with .lower() only, no skeleton yet.
+    User.objects.update(email="\uff42ob@example.com", email_skeleton="")
+
+    load_backfill()(django_apps, None)
+
+    bob = User.objects.get()
+    assert bob.email == "bob@example.com"
+    assert bob.email_skeleton == emails.skeleton_digest("bob@example.com")
+
+
+def test_the_migration_stops_and_names_accounts_that_look_alike(make_user):
+    make_user("bob@example.com")
+    carol = make_user("carol@example.com")
+    User.objects.filter(pk=carol.pk).update(email="b\u043eb@example.com", email_skeleton="legacy")
+
+    with pytest.raises(RuntimeError, match=re.escape("looks like 'bob@example.com'")):
+        load_backfill()(django_apps, None)
