@@ -4,16 +4,19 @@ import uuid
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
+from accounts import emails
+
 
 def normalize_email(email: str) -> str:
     """One spelling per mailbox: `Alice@Example.COM ` and `alice@example.com` are one account."""
-    return email.strip().lower()
+    return emails.normalize_email(email)
 
 
 class UserManager(BaseUserManager):
@@ -21,6 +24,14 @@ class UserManager(BaseUserManager):
 
     def get_by_natural_key(self, username: str) -> "User":
         return self.get(email=normalize_email(username))
+
+    def bulk_create(self, objs, *args, **kwargs) -> list["User"]:
+        # Skips save(): normalise and fill in the skeleton here, so the UNIQUE column still holds.
+        objs = list(objs)
+        for user in objs:
+            user.email = normalize_email(user.email)
+            user.email_skeleton = emails.skeleton_digest(user.email)
+        return super().bulk_create(objs, *args, **kwargs)
 
     def _create_user(self, email: str, password: str | None, **extra) -> "User":
         if not email:
@@ -46,6 +57,12 @@ class UserManager(BaseUserManager):
 class User(AbstractBaseUser, PermissionsMixin):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     email = models.EmailField("email address", max_length=254, unique=True)
+    email_skeleton = models.CharField(
+        max_length=64,
+        unique=True,
+        editable=False,
+        help_text="SHA-256 of the email's confusables skeleton (accounts/emails.py): no two accounts look alike.",
+    )
     display_name = models.CharField(max_length=150, blank=True)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False, help_text="Can sign in to the Django admin.")
@@ -74,6 +91,17 @@ class User(AbstractBaseUser, PermissionsMixin):
         super().clean()
         self.email = normalize_email(self.email)
 
+    def validate_unique(self, exclude=None) -> None:
+        """Also the skeleton's uniqueness wherever the email's is checked (the admin's user forms),
+        reported on `email`: a look-alike is a form error there, not an IntegrityError."""
+        checks_email = exclude is None or "email" not in exclude
+        if checks_email:
+            self.email_skeleton = emails.skeleton_digest(self.email)
+            exclude = {*(exclude or ()), "email_skeleton"}
+        super().validate_unique(exclude)  # An exact duplicate is reported there, once.
+        if checks_email and User.objects.filter(email_skeleton=self.email_skeleton).exclude(pk=self.pk).exists():
+            raise ValidationError({"email": ValidationError(emails.EmailConfusable().message, code="confusable")})
+
     # Django checks this hash on every cookie-session request; mixing in session_epoch lets
     # "log out everywhere" end browser sessions too, not only token sessions.
     def get_session_auth_hash(self) -> str:
@@ -90,6 +118,10 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def save(self, *args, **kwargs) -> None:
         self.email = normalize_email(self.email)
+        self.email_skeleton = emails.skeleton_digest(self.email)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "email" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "email_skeleton"}
         super().save(*args, **kwargs)
 
 

@@ -149,8 +149,16 @@ class UserSerializer(StrictModelSerializer):
         return instance
 
 
+class NormalizedEmailField(serializers.EmailField):
+    """An email validated in the one spelling every door uses (accounts/emails.py): `bob@example.com`
+    in fullwidth letters is `bob@example.com`."""
+
+    def to_internal_value(self, data) -> str:
+        return normalize_email(super().to_internal_value(data))
+
+
 class RegisterSerializer(StrictSerializer):
-    email = serializers.EmailField(max_length=254)
+    email = NormalizedEmailField(max_length=254)
     password = serializers.CharField(write_only=True, max_length=PASSWORD_MAX, style={"input_type": "password"})
     display_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
 

@@ -13,9 +13,9 @@ from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
-from accounts import audit, grace
+from accounts import audit, emails, grace
 from accounts import roles as role_defs
-from accounts.models import AuthSession, RefreshTokenRecord, SecurityEvent, User, normalize_email
+from accounts.models import AuthSession, RefreshTokenRecord, SecurityEvent, User
 from accounts.tokens import SESSION_CLAIM, SessionRefreshToken
 from project.errors import Invalid, Refused
 
@@ -25,15 +25,6 @@ Event = SecurityEvent.Type
 
 class RefreshRejected(Exception):
     """The refresh token was valid JWT but may not be used (used, revoked, unknown)."""
-
-
-class EmailTaken(Invalid):
-    code = "unique"
-    field = "email"
-
-    def __init__(self, email: str) -> None:
-        super().__init__("An account with this email already exists.")
-        self.email = email
 
 
 @dataclass(frozen=True)
@@ -198,15 +189,17 @@ def user_logout_everywhere(*, user: User) -> int:
 
 @transaction.atomic
 def user_register(*, email: str, password: str, display_name: str = "") -> User:
-    """Create a self-registered account with the configured role (REGISTRATION_ROLE)."""
-    email = normalize_email(email)
-    if User.objects.filter(email=email).exists():
-        raise EmailTaken(email)
+    """Create a self-registered account with the configured role (REGISTRATION_ROLE).
+
+    Refuses (EmailRefused, nothing written) an email with invisible characters or confusably mixed
+    scripts, and one that an account has or looks like (accounts/emails.py).
+    """
+    email = emails.check_email_available(email)
     try:
         with transaction.atomic():
             user = User.objects.create_user(email=email, password=password, display_name=display_name)
-    except IntegrityError as exc:  # A concurrent registration won the race.
-        raise EmailTaken(email) from exc
+    except IntegrityError as exc:  # A concurrent registration of this email, or of a look-alike, won the race.
+        raise emails.EmailTaken(email) from exc
     if settings.REGISTRATION_ROLE:
         user.groups.add(role_defs.role_groups()[settings.REGISTRATION_ROLE])
     audit.record(Event.REGISTRATION, actor=user, target=user, detail={"role": settings.REGISTRATION_ROLE})

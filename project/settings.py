@@ -201,8 +201,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 # Brute-force lockout (django-axes, accounts/lockout.py): after AXES_FAILURE_LIMIT failed
-# sign-ins for one email, or from one client IP, attempts are refused for the cool-off time,
-# which restarts with every attempt made during it. No permanent lockout.
+# sign-ins for one email, or from one client IP, at any of the three sign-in doors (API, admin,
+# browsable API), attempts are refused for the cool-off time, which restarts with every attempt
+# made during it. No permanent lockout.
 AXES_FAILURE_LIMIT = env.int("LOCKOUT_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOCKOUT_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
@@ -210,9 +211,14 @@ AXES_USERNAME_FORM_FIELD = "email"
 AXES_USERNAME_CALLABLE = "accounts.lockout.username_from_request"
 AXES_CLIENT_IP_CALLABLE = "project.clients.client_ip"
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
-AXES_RESET_ON_SUCCESS = True
+# Off: axes would clear every account's failures from the signing-in IP. A success clears only its
+# own account's failures (accounts.signals.clear_own_failures).
+AXES_RESET_ON_SUCCESS = False
 AXES_DISABLE_ACCESS_LOG = True  # Successful sign-ins are in the audit trail (SecurityEvent).
 AXES_VERBOSE = False
+
+# The browsable API's sign-in (/api-auth/login/) without `next` lands on the API root.
+LOGIN_REDIRECT_URL = "/api/v1/"
 
 REGISTRATION_OPEN = env.bool("REGISTRATION_OPEN", default=not PRODUCTION)
 # The role a self-registered user gets: viewer, editor, or empty for none. Never admin.

@@ -130,7 +130,7 @@ def test_failures_and_the_lockout_are_audited_without_the_password(api, user, se
         assert "wrong-password-here" not in str(event.detail)
 
 
-def test_a_successful_sign_in_clears_the_accounts_failures(api, user, settings):
+def test_a_successful_sign_in_clears_the_accounts_own_failures(api, user, settings):
     settings.AXES_FAILURE_LIMIT = 3
     fail(api, user.email, 2)
     assert attempt(api, user.email, PASSWORD).status_code == 200
@@ -138,3 +138,41 @@ def test_a_successful_sign_in_clears_the_accounts_failures(api, user, settings):
     fail(api, user.email, 2)  # Two more failures: not yet the limit, since the count restarted.
 
     assert attempt(api, user.email, PASSWORD).status_code == 200
+
+
+def test_a_successful_sign_in_clears_the_accounts_failures_from_every_ip(api, user, settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    fail(api, user.email, 2, REMOTE_ADDR="198.51.100.1")
+    assert attempt(api, user.email, PASSWORD, REMOTE_ADDR="198.51.100.2").status_code == 200
+
+    fail(api, user.email, 2, REMOTE_ADDR="198.51.100.1")  # The count from .1 restarted too.
+
+    assert attempt(api, user.email, PASSWORD, REMOTE_ADDR="198.51.100.1").status_code == 200
+
+
+def test_a_successful_sign_in_does_not_clear_another_accounts_failures(api, user, make_user, settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    carol = make_user("carol@example.com")
+    fail(api, user.email, 2, REMOTE_ADDR="192.0.2.66")
+    assert attempt(api, carol.email, PASSWORD, REMOTE_ADDR="192.0.2.66").status_code == 200
+
+    fail(api, user.email, 1, REMOTE_ADDR="192.0.2.66")  # Alice's third failure: her limit.
+
+    assert_problem(attempt(api, user.email, PASSWORD, REMOTE_ADDR="203.0.113.50"), 429, "throttled")
+
+
+def test_cannot_keep_guessing_by_interleaving_sign_ins_to_ones_own_account(api, user, make_user, settings):
+    # The bypass: two guesses at alice, then one successful sign-in as the attacker's own carol, from one
+    # IP, five times over. With axes' own reset-on-success, each success wiped every failure from the IP.
+    settings.AXES_FAILURE_LIMIT = 3
+    carol = make_user("carol@example.com")
+    answered_as_wrong_password = 0
+    for _ in range(5):
+        for _ in range(2):
+            answered_as_wrong_password += attempt(api, user.email, REMOTE_ADDR="192.0.2.66").status_code == 401
+        attempt(api, carol.email, PASSWORD, REMOTE_ADDR="192.0.2.66")
+
+    assert answered_as_wrong_password == 2  # The third guess reached the limit: 429 from then on.
+    response = attempt(api, user.email, PASSWORD, REMOTE_ADDR="203.0.113.50")
+    assert_problem(response, 429, "throttled")
+    assert not AuthSession.objects.filter(user=user).exists()

@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from accounts.models import User
+from accounts.models import SecurityEvent, User
 from tests.helpers import NUL, REGISTER_URL, TOKEN_URL, assert_problem, assert_validation_problem
 
 pytestmark = pytest.mark.django_db
@@ -141,3 +141,61 @@ def test_cannot_register_with_a_body_over_the_limit(api, settings):
 
 def test_cannot_get_the_register_endpoint(api):
     assert_problem(api.get(REGISTER_URL), 405, "method_not_allowed")
+
+
+# Look-alikes: no account may be registered that displays as an existing one.
+
+LOOK_ALIKES = {
+    "zero-width-space": ("alice@example.com\u200b", "invisible_characters"),
+    "cyrillic-a": ("alice@ex\u0430mple.com", "mixed_scripts"),
+    "dotless-i": ("al\u0131ce@example.com", "confusable"),
+    "fullwidth-domain": ("alice@\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45.\uff43\uff4f\uff4d", "unique"),
+}
+
+
+@pytest.mark.parametrize(("email", "code"), LOOK_ALIKES.values(), ids=LOOK_ALIKES.keys())
+def test_cannot_register_a_look_alike_of_an_existing_account(api, user, email, code):
+    users, events = User.objects.count(), SecurityEvent.objects.count()
+
+    response = api.post(REGISTER_URL, {**GOOD, "email": email})
+
+    body = assert_validation_problem(response, ("email", code))
+    assert "alice@example.com" not in str(body["errors"])  # Never names the account it looks like.
+    assert User.objects.count() == users
+    assert SecurityEvent.objects.count() == events
+
+
+@pytest.mark.parametrize(
+    ("email", "code"),
+    [
+        ("carol@example.com\ufeff", "invisible_characters"),
+        ("carol@exa\u200dmple.com", "invisible_characters"),
+        ("carol@example.com\u202e", "invisible_characters"),
+        ("carol@\u0435xample.com", "mixed_scripts"),
+    ],
+)
+def test_cannot_register_an_email_with_invisible_or_mixed_script_characters(api, email, code):
+    response = api.post(REGISTER_URL, {**GOOD, "email": email})
+
+    assert_validation_problem(response, ("email", code))
+    assert not User.objects.exists()
+    assert not SecurityEvent.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("email", "stored"),
+    [
+        ("\uff43\uff41\uff52\uff4f\uff4c@example.com", "carol@example.com"),
+        ("carol@b\u00fccher.de", "carol@b\u00fccher.de"),
+        (
+            "carol@\u043f\u0440\u0438\u043c\u0435\u0440.\u0440\u0444",
+            "carol@\u043f\u0440\u0438\u043c\u0435\u0440.\u0440\u0444",
+        ),
+    ],
+)
+def test_can_register_an_email_in_one_script_and_it_is_stored_normalised(api, email, stored):
+    response = api.post(REGISTER_URL, {**GOOD, "email": email})
+
+    assert response.status_code == 201, response.content
+    assert User.objects.get().email == stored
+    assert api.post(TOKEN_URL, {"email": email, "password": GOOD["password"]}).status_code == 200
