@@ -148,7 +148,7 @@ def test_model_validation_lets_an_account_keep_its_email(user):
 
 
 def load_backfill():
-    return importlib.import_module("accounts.migrations.0006_user_email_skeleton").backfill
+    return importlib.import_module("accounts.migrations.0007_user_email_skeleton").backfill
 
 
 def test_the_migration_renormalises_emails_and_fills_skeletons(make_user):

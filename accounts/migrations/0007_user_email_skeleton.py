@@ -36,7 +36,7 @@ def backfill(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0005_user_session_epoch"),
+        ("accounts", "0006_project_events"),
     ]
 
     operations = [
