@@ -14,6 +14,7 @@ import time
 
 import pytest
 from drf_spectacular.generators import SchemaGenerator
+from rest_framework import serializers
 
 from accounts import audit
 from accounts.models import SecurityEvent, User
@@ -115,14 +116,14 @@ def test_a_hundred_thousand_unknown_keys_get_a_short_answer(endpoint, scene):
     _, _, body, _ = WRITES[endpoint]
     flood = {**body, **{f"k{n:06}": 0 for n in range(100_000)}}
     before = world()
-    started = time.perf_counter()
 
     response = send(scene, endpoint, flood)
 
+    # Bounded work, not a timed test: at most 20 errors are built, whatever the number of keys
+    # (the time it takes is a benchmark's business; machines here drift up to 2x).
     errors = assert_validation_problem(response, ("k000000", "unknown_field"))["errors"]
     assert len(errors) <= 20
     assert len(response.content) < SMALL_ANSWER
-    assert time.perf_counter() - started < 2
     assert world() == before
 
 
@@ -181,9 +182,16 @@ def test_every_string_has_a_maximum_length(endpoint, field, limit, scene):
 
 @pytest.mark.parametrize("items", [5, 250_000], ids=["one-too-many", "a-quarter-million"])
 @pytest.mark.parametrize("item", ["view", 0], ids=["valid-items", "invalid-items"])
-def test_a_permission_list_is_capped_before_its_items_are_checked(items, item, scene):
+def test_a_permission_list_is_capped_before_its_items_are_checked(items, item, scene, monkeypatch):
     before = world()
-    started = time.perf_counter()
+    checked = []
+    real_check = serializers.ChoiceField.to_internal_value
+
+    def counted_check(field, data):
+        checked.append(data)
+        return real_check(field, data)
+
+    monkeypatch.setattr(serializers.ChoiceField, "to_internal_value", counted_check)
 
     response = send(scene, "share", {"permissions": [item] * items})
 
@@ -191,7 +199,7 @@ def test_a_permission_list_is_capped_before_its_items_are_checked(items, item, s
         {"field": "permissions", "code": "max_length", "message": "Ensure this field has no more than 4 elements."}
     ]
     assert len(response.content) < SMALL_ANSWER
-    assert time.perf_counter() - started < 2
+    assert checked == [], "items were checked before the list's length"
     assert world() == before
 
 
