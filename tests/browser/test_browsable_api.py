@@ -102,3 +102,13 @@ def test_can_edit_a_project_add_a_document_click_through_and_log_out(page, edito
     replayed = page.request.get("/api/v1/auth/me/", headers={"Cookie": f"sessionid={cookie['value']}"})
     assert replayed.status == 401
     assert page.get_by_role("link", name="Log in").is_visible()
+
+
+def test_a_browser_landing_on_the_site_finds_the_api_root_and_an_icon(page, live_server):
+    page.goto("/")
+    assert page.url == f"{live_server.url}/api/v1/"
+    assert page.get_by_role("link", name="Log in").is_visible()
+
+    icon = page.goto("/favicon.ico")  # Redirected to the static file.
+    assert icon.status == 200
+    assert icon.body()[:4] == b"\x00\x00\x01\x00"  # An ICO file's magic number.
