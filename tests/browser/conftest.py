@@ -5,7 +5,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import Group, Permission
 
+from accounts.roles import ROLE_PERMISSIONS, role_groups
 from tests.helpers import use_plain_static_storage
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -60,3 +62,17 @@ def page(live_server, settings, monkeypatch) -> Iterator:
         yield page
         browser.close()
     assert problems == [], "console errors or CSP violations:\n" + "\n".join(problems)
+
+
+@pytest.fixture
+def roles(transactional_db) -> dict[str, Group]:
+    """The role groups. The live server reads committed data, so these tests are transactional,
+    and the flush after each one removes what the roles' data migration wrote (Django's
+    serialized_rollback cannot bring it back here: it collides with the content types the flush
+    recreates). Made again as that migration makes them."""
+    for name, labels in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=name)
+        for label in labels:
+            app_label, codename = label.split(".")
+            group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    return role_groups()

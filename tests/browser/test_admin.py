@@ -8,7 +8,7 @@ from accounts.models import AuthSession, SecurityEvent
 from api import services
 from tests.conftest import PASSWORD
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 ROOT = "root@example.com"
 

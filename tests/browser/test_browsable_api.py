@@ -11,9 +11,7 @@ from api import services
 from api.models import Document, Project
 from tests.conftest import PASSWORD
 
-# The live server answers from another thread, so data is committed; serialized_rollback brings back
-# the roles (a data migration) that the flush after each such test removes.
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 EMAIL = "editor@example.com"
 

@@ -9,7 +9,7 @@ from accounts.models import AuthSession
 from tests.conftest import PASSWORD
 from tests.helpers import claims
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def operation(page, method: str, path: str):
