@@ -26,7 +26,9 @@ class ProjectSerializer(StrictModelSerializer):
     permissions = serializers.SerializerMethodField(
         help_text="What you may do with this project: view, change, delete, share."
     )
-    _links = serializers.SerializerMethodField(method_name="links")
+    _links = serializers.SerializerMethodField(
+        method_name="links", label="Links", help_text="Where to go from here: the project, its documents, its sharing."
+    )
 
     class Meta:
         model = Project
@@ -52,7 +54,9 @@ class ProjectSerializer(StrictModelSerializer):
 
 
 class DocumentSerializer(StrictModelSerializer):
-    _links = serializers.SerializerMethodField(method_name="links")
+    _links = serializers.SerializerMethodField(
+        method_name="links", label="Links", help_text="Where to go from here: the document and its project."
+    )
 
     class Meta:
         model = Document

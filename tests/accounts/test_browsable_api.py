@@ -8,6 +8,7 @@ import re
 import pytest
 from django.contrib.staticfiles import finders
 from django.templatetags.static import static
+from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
@@ -364,3 +365,12 @@ def test_a_document_links_to_itself_and_its_project(make_member):
     body = client_for(owner).get(f"{base}documents/{document.pk}/").json()
 
     assert body["_links"] == {"self": f"{base}documents/{document.pk}/", "project": base}
+
+
+def test_the_links_are_documented_in_the_schema():
+    schemas = SchemaGenerator().get_schema(request=None, public=True)["components"]["schemas"]
+
+    assert schemas["Project"]["properties"]["_links"]["allOf"] == [{"$ref": "#/components/schemas/ProjectLinks"}]
+    assert schemas["ProjectLinks"]["required"] == ["documents", "self"]  # permissions: sharers only.
+    assert schemas["Document"]["properties"]["_links"]["allOf"] == [{"$ref": "#/components/schemas/DocumentLinks"}]
+    assert schemas["DocumentLinks"]["required"] == ["project", "self"]
