@@ -35,6 +35,16 @@ window.addEventListener("securitypolicyviolation", (event) => {
 """
 
 
+def pytest_collection_modifyitems(config, items) -> None:
+    """Without chromium, every browser test is skipped at collection, saying how to install it."""
+    if CHROMIUM.exists():
+        return
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.skip(reason=MISSING_CHROMIUM))
+
+
 @pytest.fixture
 def page(live_server, settings, monkeypatch) -> Iterator:
     """A fresh chromium on the live app; fails the test on any console error or CSP violation.
@@ -44,8 +54,6 @@ def page(live_server, settings, monkeypatch) -> Iterator:
     test's own ORM calls run between browser steps, so they are safe; the permission is scoped to
     this test and the browser is gone before the database is flushed.
     """
-    if not CHROMIUM.exists():
-        pytest.skip(MISSING_CHROMIUM)
     sync_api = pytest.importorskip("playwright.sync_api", reason="pip install -r requirements-dev.txt")
     # The pages use {% static %}; the test server serves the source files, not collectstatic's.
     use_plain_static_storage(settings)
@@ -58,7 +66,6 @@ def page(live_server, settings, monkeypatch) -> Iterator:
         page = context.new_page()
         page.on("console", lambda message: message.type == "error" and problems.append(f"{page.url}: {message.text}"))
         page.on("pageerror", lambda error: problems.append(f"{page.url}: uncaught {error}"))
-        page.problems = problems
         yield page
         browser.close()
     assert problems == [], "console errors or CSP violations:\n" + "\n".join(problems)
