@@ -1,20 +1,38 @@
 """Project, document and sharing bodies. Writable fields are declared; the rest are refused."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.reverse import reverse
 
 from api.models import Document, Project
-from api.selectors import PROJECT_PERMISSIONS, in_order, project_access
+from api.selectors import PROJECT_PERMISSIONS, SHARE, in_order, project_access
 from project.serializers import BoundedListField, StrictModelSerializer, StrictSerializer
+
+
+class ProjectLinksSerializer(serializers.Serializer):
+    self = serializers.URLField(help_text="This project.")
+    documents = serializers.URLField(help_text="Its documents.")
+    permissions = serializers.URLField(
+        required=False, help_text="Who holds which permission on it; present only when you hold `share`."
+    )
+
+
+class DocumentLinksSerializer(serializers.Serializer):
+    self = serializers.URLField(help_text="This document.")
+    project = serializers.URLField(help_text="The project it belongs to.")
 
 
 class ProjectSerializer(StrictModelSerializer):
     permissions = serializers.SerializerMethodField(
         help_text="What you may do with this project: view, change, delete, share."
     )
+    _links = serializers.SerializerMethodField(
+        method_name="links", label="Links", help_text="Where to go from here: the project, its documents, its sharing."
+    )
 
     class Meta:
         model = Project
-        fields = ["id", "name", "description", "owner", "created_at", "updated_at", "permissions"]
+        fields = ["id", "name", "description", "owner", "created_at", "updated_at", "permissions", "_links"]
         read_only_fields = ["id", "owner", "created_at", "updated_at"]
         extra_kwargs = {"name": {"min_length": 1}}
 
@@ -22,13 +40,38 @@ class ProjectSerializer(StrictModelSerializer):
         flags = project_access(self.context["request"]).flags(project)
         return in_order(flags)
 
+    @extend_schema_field(ProjectLinksSerializer)
+    def links(self, project: Project) -> dict[str, str]:
+        request = self.context["request"]
+        links = {
+            "self": reverse("api:project-detail", kwargs={"pk": project.pk}, request=request),
+            "documents": reverse("api:document-list", kwargs={"project_pk": project.pk}, request=request),
+        }
+        # The flags are loaded for the page already (ProjectViewSet.paginate_queryset): no query.
+        if SHARE in project_access(request).flags(project):
+            links["permissions"] = reverse("api:project-grants", kwargs={"project_pk": project.pk}, request=request)
+        return links
+
 
 class DocumentSerializer(StrictModelSerializer):
+    _links = serializers.SerializerMethodField(
+        method_name="links", label="Links", help_text="Where to go from here: the document and its project."
+    )
+
     class Meta:
         model = Document
-        fields = ["id", "project", "title", "body", "created_by", "created_at", "updated_at"]
+        fields = ["id", "project", "title", "body", "created_by", "created_at", "updated_at", "_links"]
         read_only_fields = ["id", "project", "created_by", "created_at", "updated_at"]
         extra_kwargs = {"title": {"min_length": 1}}
+
+    @extend_schema_field(DocumentLinksSerializer)
+    def links(self, document: Document) -> dict[str, str]:
+        request = self.context["request"]
+        address = {"project_pk": document.project_id, "pk": document.pk}
+        return {
+            "self": reverse("api:document-detail", kwargs=address, request=request),
+            "project": reverse("api:project-detail", kwargs={"pk": document.project_id}, request=request),
+        }
 
 
 class PermissionSetSerializer(StrictSerializer):

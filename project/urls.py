@@ -1,15 +1,20 @@
-"""Top-level routes: the versioned API, its schema and docs, the public signing keys, the admin and health probes."""
+"""Top-level routes: the versioned API, its schema and docs, the public signing keys, the admin, health
+probes, and the site root and favicon that browsers ask for."""
 
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts.jwks import JWKSetView
 from accounts.login import AdminSignInView, BrowsableSignInView
 from project import health
-from project.views import api_root
+from project.views import api_root, favicon
 
 urlpatterns = [
+    # The admin's "View site" and anyone typing the bare host land on the API root.
+    path("", RedirectView.as_view(pattern_name="api-root"), name="home"),
+    path("favicon.ico", favicon, name="favicon"),
     path("api/v1/", api_root, name="api-root"),
     path("api/v1/auth/", include("accounts.urls")),
     path("api/v1/", include("accounts.directory_urls")),

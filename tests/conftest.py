@@ -3,13 +3,13 @@
 from collections.abc import Callable
 
 import pytest
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from accounts import services
 from accounts.models import User
-from accounts.roles import role_groups
+from accounts.roles import ROLE_PERMISSIONS, role_groups
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -63,6 +63,21 @@ def make_user(db):
 
 @pytest.fixture
 def roles(db) -> dict[str, Group]:
+    return role_groups()
+
+
+def remake_roles() -> dict[str, Group]:
+    """The role groups, made again as their data migration makes them.
+
+    Transactional tests (threads, a live server) see the database flushed after each test, which
+    removes what data migrations wrote; serialized_rollback cannot bring it back here (it collides
+    with the content types the flush recreates).
+    """
+    for name, labels in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=name)
+        for label in labels:
+            app_label, codename = label.split(".")
+            group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
     return role_groups()
 
 

@@ -222,7 +222,7 @@ def test_can_open_the_api_root_anonymously(api):
     assert response.status_code == 200
     links = response.json()
     assert links["sign_in"].endswith(TOKEN_URL)
-    assert links["me"].endswith(ME_URL)
+    assert "me" not in links  # Only what an anonymous caller may use (tests/accounts/test_browsable_api.py).
 
 
 def test_a_token_from_sign_in_authorizes_a_documented_operation(api, user):

@@ -14,8 +14,15 @@ from api import services
 from api.models import ProjectUserObjectPermission
 from api.selectors import ProjectAccess, short_name
 from project.errors import DomainError
+from tests.conftest import remake_roles
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def roles(transactional_db):
+    """Threads see only committed data: the tests are transactional, and the roles made again."""
+    return remake_roles()
 
 
 def race(*calls: Callable[[], object]) -> list[object]:

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.django_db
 # the page that renders it. Each is reachable and documented in the README.
 NOT_OPERATIONS = {"/api/v1/", "/api/v1/schema/", "/api/v1/docs/"}
 # Everything Django serves, by first path segment.
-TOP_LEVEL = {"api/v1/", "api-auth/", ".well-known/jwks.json", "admin/", "healthz", "readyz"}
+TOP_LEVEL = {"api/v1/", "api-auth/", ".well-known/jwks.json", "admin/", "healthz", "readyz", "favicon.ico"}
 SKIPPED_METHODS = {"head", "options", "trace"}
 
 

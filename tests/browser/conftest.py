@@ -1,0 +1,77 @@
+"""Browser fixtures: Debian's chromium driven by Playwright against the live app, with every
+console error and Content-Security-Policy violation collected and refused at the end of a test."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Group
+
+from tests.conftest import remake_roles
+from tests.helpers import use_plain_static_storage
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+MISSING_CHROMIUM = (
+    f"browser tests need Debian's chromium at {CHROMIUM}: install it with "
+    "`apt-get update && apt-get install -y chromium` (Playwright's own browser download is not used)"
+)
+
+# Reported to the console, so one listener catches Chrome's own "Refused to ..." messages and
+# these. A listener on the window survives neither a navigation nor DRF's document.write, hence
+# the init script, which runs again in every new document.
+REPORT_CSP_VIOLATIONS = """
+window.addEventListener("securitypolicyviolation", (event) => {
+  console.error(`CSP violation: ${event.violatedDirective} blocked ${event.blockedURI || "inline"}`);
+});
+"""
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Without chromium, every browser test is skipped at collection, saying how to install it."""
+    if CHROMIUM.exists():
+        return
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.skip(reason=MISSING_CHROMIUM))
+
+
+@pytest.fixture
+def page(live_server, settings, monkeypatch) -> Iterator:
+    """A fresh chromium on the live app; fails the test on any console error or CSP violation.
+
+    Started per test, after the database: Playwright's sync API keeps an event loop running on
+    this thread while it is up, and the ORM refuses to run beside one unless told it may. The
+    test's own ORM calls run between browser steps, so they are safe; the permission is scoped to
+    this test and the browser is gone before the database is flushed.
+    """
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install -r requirements-dev.txt")
+    # The pages use {% static %}; the test server serves the source files, not collectstatic's.
+    use_plain_static_storage(settings)
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    problems: list[str] = []
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        context = browser.new_context(base_url=live_server.url)
+        context.add_init_script(REPORT_CSP_VIOLATIONS)
+        page = context.new_page()
+        page.on("console", lambda message: message.type == "error" and problems.append(f"{page.url}: {message.text}"))
+        page.on("pageerror", lambda error: problems.append(f"{page.url}: uncaught {error}"))
+        yield page
+        browser.close()
+    assert problems == [], "console errors or CSP violations:\n" + "\n".join(problems)
+
+
+@pytest.fixture
+def roles(transactional_db) -> dict[str, Group]:
+    """The role groups: the live server reads committed data, so these tests are transactional."""
+    return remake_roles()
