@@ -70,9 +70,6 @@ class ProjectAdmin(ServiceAdmin):
             )
             obj.pk = created.pk  # The admin's response and change log name the project just made.
 
-    def save_related(self, request, form, formsets, change) -> None:
-        """Nothing to save: a project has no many-to-many fields, and its documents inline is read-only."""
-
     def delete_model(self, request, obj) -> None:
         services.project_delete(project=obj, actor=request.user)
 
