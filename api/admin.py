@@ -87,7 +87,7 @@ class ProjectAdmin(ServiceAdmin):
         form = SharingForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                grantee, now = form.save(access=ProjectAccess(request.user), project=project)
+                grantee, now = form.share(access=ProjectAccess(request.user), project=project)
             except DomainError as error:
                 form.add_error(error.field if error.field in form.fields else None, error.message)
             else:

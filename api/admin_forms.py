@@ -45,7 +45,7 @@ class SharingForm(forms.Form):
             raise forms.ValidationError("Give either a user's email or a team, not both.", code="one_grantee")
         return cleaned
 
-    def save(self, *, access: ProjectAccess, project: Project) -> tuple[str, set[str]]:
+    def share(self, *, access: ProjectAccess, project: Project) -> tuple[str, set[str]]:
         """Call the sharing service; returns who and what they now hold. Raises its DomainError."""
         wanted = set(self.cleaned_data["permissions"])
         user, group = self.cleaned_data["email"], self.cleaned_data["group"]
