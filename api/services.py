@@ -239,12 +239,13 @@ def group_set_shareable(*, group: Group, shareable: bool, actor: User | None) ->
 @transaction.atomic
 def group_delete(*, group: Group, actor: User | None) -> None:
     """Delete a group. A role only by a superuser (its meaning is in accounts/roles.py); a group
-    that still holds grants on projects not at all: revoke them first, each one audited."""
+    that still holds grants on projects not at all: revoke them first, each one audited. So a
+    delete takes no one's access to a project away and needs no event of its own (the admin's
+    change log records who did it)."""
     if group.name in ROLES and actor is not None and not actor.is_superuser:
         raise Refused("Only a superuser may delete a role.")
     if ProjectGroupObjectPermission.objects.filter(group=group).exists():
         raise Refused("This group still holds permissions on projects: revoke them on each project's sharing page.")
-    audit.record(Event.ADMIN_ACTION, actor=actor, target=group, detail={"action": "group_delete", "name": group.name})
     group.delete()
 
 
