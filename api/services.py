@@ -213,9 +213,10 @@ def project_share_with_group(
 def group_set_shareable(*, group: Group, shareable: bool, actor: User | None) -> None:
     """Mark a group as a team projects may be shared with, or take the mark away.
 
-    Unmarking keeps the grants the group already holds (revoke them on each project's sharing
-    page); it only stops new shares. There is no event type of its own yet: recorded as an
-    admin action whose detail says what changed.
+    Unmarking is refused while the group holds grants: the sharing services (and so every
+    door) refuse a group that is not shareable, so its grants could no longer be revoked.
+    There is no event type of its own yet: recorded as an admin action whose detail says what
+    changed.
     """
     if shareable and group.name in ROLES:
         raise SharingInvalid(
@@ -224,6 +225,8 @@ def group_set_shareable(*, group: Group, shareable: bool, actor: User | None) ->
     exists = ShareableGroup.objects.filter(group=group).exists()
     if exists == shareable:
         return
+    if not shareable and ProjectGroupObjectPermission.objects.filter(group=group).exists():
+        raise Refused("This team still holds permissions on projects: revoke them on each project's sharing page.")
     if shareable:
         ShareableGroup.objects.create(group=group)
     else:
