@@ -1,43 +1,21 @@
-"""Django admin for users, their roles (groups) and sign-in sessions."""
+"""Django admin for users, their roles and sign-in sessions: every write through accounts.services."""
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.contrib.auth.forms import AdminPasswordChangeForm, AdminUserCreationForm, UserChangeForm
-from django.db import transaction
 
-from accounts import audit, services
+from accounts import services
+from accounts.admin_forms import PasswordResetForm, UserCreationForm, UserEditForm, password_actor
+from accounts.admin_support import ServiceAdmin, apply_all_or_nothing
 from accounts.models import AuthSession, SecurityEvent, User
-
-Event = SecurityEvent.Type
-
-
-class UserCreationForm(AdminUserCreationForm):
-    class Meta:
-        model = User
-        fields = ("email",)
+from project.errors import Refused
 
 
-class UserEditForm(UserChangeForm):
-    class Meta:
-        model = User
-        fields = "__all__"
-
-
-class PasswordResetForm(AdminPasswordChangeForm):
-    """The admin's password form. A reset ends every session: it is how a stolen account is recovered."""
-
-    @transaction.atomic
-    def save(self, commit: bool = True) -> User:
-        user = super().save(commit=commit)
-        if commit:
-            ended = services.sessions_revoke_all(user=user, reason=AuthSession.RevokeReason.PASSWORD_CHANGE)
-            # The admin who did it is on the ADMIN_ACTION event Django's change log produces.
-            audit.record(Event.PASSWORD_CHANGE, target=user, detail={"sessions_ended": ended, "via": "admin"})
-        return user
+class DeactivatingYourself(Refused):
+    code = "deactivate_self"
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(ServiceAdmin, DjangoUserAdmin):
     add_form = UserCreationForm
     form = UserEditForm
     change_password_form = PasswordResetForm
@@ -45,52 +23,103 @@ class UserAdmin(DjangoUserAdmin):
     list_display = ["email", "display_name", "is_active", "is_staff", "date_joined", "last_login"]
     list_filter = ["is_active", "is_staff", "is_superuser", "groups"]
     search_fields = ["email", "display_name"]
-    readonly_fields = ["id", "date_joined", "last_login"]
-    filter_horizontal = ["groups", "user_permissions"]
+    readonly_fields = ["id", "is_staff", "date_joined", "last_login"]
+    filter_horizontal = ["user_permissions"]
     actions = ["activate", "deactivate"]
-    fieldsets = [
-        (None, {"fields": ["id", "email", "password"]}),
-        ("Profile", {"fields": ["display_name"]}),
-        ("Access", {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]}),
-        ("Dates", {"fields": ["last_login", "date_joined"]}),
-    ]
     add_fieldsets = [
-        (None, {"classes": ["wide"], "fields": ["email", "usable_password", "password1", "password2"]}),
+        (None, {"classes": ["wide"], "fields": ["email", "display_name", "roles", "password1", "password2"]}),
     ]
 
-    # Only a superuser makes a superuser: otherwise the admin role (staff with accounts.change_user)
-    # could tick is_superuser on itself, hand itself raw permissions, or reset a superuser's password.
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return self.add_fieldsets
+        access = ["roles", "is_active", "is_staff"]
+        # Only a superuser makes a superuser or hands out raw permissions: anyone else does not see them.
+        if request.user.is_superuser:
+            access += ["is_superuser", "user_permissions"]
+        return [
+            (None, {"fields": ["id", "email", "password"]}),
+            ("Profile", {"fields": ["display_name"]}),
+            ("Access", {"fields": access}),
+            ("Dates", {"fields": ["last_login", "date_joined"]}),
+        ]
+
     def get_readonly_fields(self, request, obj=None) -> list[str]:
-        readonly = list(super().get_readonly_fields(request, obj))
-        if not request.user.is_superuser:
-            readonly += ["is_superuser", "user_permissions"]
-        return readonly
+        # The email is the login and what grants and audit events name: fixed after creation, as in the API.
+        return [*self.readonly_fields, *(["email"] if obj else [])]
 
     def has_change_permission(self, request, obj=None) -> bool:
+        # Also closes the password form: a superuser's account is a superuser's business.
         if obj is not None and obj.is_superuser and not request.user.is_superuser:
             return False
         return super().has_change_permission(request, obj)
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Accounts are deactivated, never deleted: what they own and did stays attributable.
+        return False
+
+    def save_model(self, request, obj, form, change) -> None:
+        data = form.cleaned_data
+        if not change:
+            created = services.user_create(
+                email=data["email"],
+                password=data["password1"],
+                roles=data["roles"],
+                display_name=data["display_name"],
+                actor=request.user,
+            )
+            obj.pk = created.pk  # The admin's response and change log name the account just made.
+            return
+        # `obj` already carries the form's values: the services start from the stored account.
+        user = User.objects.get(pk=obj.pk)
+        changed = set(form.changed_data)
+        if changed & {"is_superuser", "user_permissions"}:
+            services.user_update_privileges(
+                user=user,
+                actor=request.user,
+                is_superuser=data["is_superuser"],
+                permissions=list(data["user_permissions"]),
+            )
+        if changed & {"roles", "is_active"}:
+            services.user_update_access(
+                user=user,
+                actor=request.user,
+                roles=data["roles"] if "roles" in changed else None,
+                is_active=data["is_active"] if "is_active" in changed else None,
+            )
+        if "display_name" in changed:
+            services.user_update_profile(user=user, actor=request.user, display_name=data["display_name"])
+
+    def save_related(self, request, form, formsets, change) -> None:
+        """Nothing left to save: the roles and permissions went through the services above."""
+
+    def user_change_password(self, request, id, form_url=""):
+        with password_actor(request.user):
+            return super().user_change_password(request, id, form_url)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
     @admin.action(description="Activate selected users")
     def activate(self, request, queryset) -> None:
-        count = 0
-        for user in queryset.filter(is_active=False):
-            services.user_set_active(user=user, is_active=True, actor=request.user)
-            count += 1
-        self.message_user(request, f"Activated {count} user(s).")
+        apply_all_or_nothing(
+            self,
+            request,
+            queryset.filter(is_active=False),
+            lambda user: services.user_update_access(user=user, actor=request.user, is_active=True),
+            "Activated {count} user(s).",
+        )
 
     @admin.action(description="Deactivate selected users (ends their sessions at once)")
     def deactivate(self, request, queryset) -> None:
-        count = 0
-        for user in queryset.exclude(pk=request.user.pk):
-            services.user_set_active(user=user, is_active=False, actor=request.user)
-            count += 1
-        self.message_user(request, f"Deactivated {count} user(s).")
+        def deactivate(user: User) -> None:
+            if user.pk == request.user.pk:
+                raise DeactivatingYourself("you cannot deactivate yourself here.")
+            services.user_update_access(user=user, actor=request.user, is_active=False)
 
-    def save_model(self, request, obj, form, change) -> None:
-        super().save_model(request, obj, form, change)
-        if change and "is_active" in form.changed_data and not obj.is_active:
-            services.user_set_active(user=obj, is_active=False, actor=request.user)
+        apply_all_or_nothing(self, request, queryset, deactivate, "Deactivated {count} user(s).")
 
 
 @admin.register(AuthSession)
@@ -108,13 +137,18 @@ class AuthSessionAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return False
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # A session ends by revocation (kept, with its reason), not by deletion.
+
     @admin.action(description="Revoke selected sessions")
     def revoke(self, request, queryset) -> None:
-        count = 0
-        for session in queryset.filter(revoked_at__isnull=True):
-            services.session_revoke_by_admin(session=session, actor=request.user)
-            count += 1
-        self.message_user(request, f"Revoked {count} session(s).")
+        apply_all_or_nothing(
+            self,
+            request,
+            queryset.filter(revoked_at__isnull=True).select_related("user"),
+            lambda session: services.session_revoke_by_admin(session=session, actor=request.user),
+            "Revoked {count} session(s).",
+        )
 
 
 @admin.register(SecurityEvent)

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -291,4 +291,100 @@ def user_update_access(
             audit.record(Event.ROLE_CHANGE, actor=actor, target=user, detail={"before": before, "after": sorted(roles)})
     if is_active is not None:
         user_set_active(user=user, is_active=is_active, actor=actor)
+    return user
+
+
+@transaction.atomic
+def user_create(
+    *,
+    email: str,
+    password: str | None,
+    roles: list[str],
+    actor: User | None,
+    display_name: str = "",
+    is_superuser: bool = False,
+) -> User:
+    """An account made by an operator (the Django admin, the demo seeder), with its roles.
+
+    The email is normalised as in registration; `is_staff` follows the admin role (or superuser),
+    as in user_update_access. Only a superuser (or the system, `actor=None`) makes a superuser.
+    A password of None makes an account that cannot sign in with a password. Audited as a
+    registration whose actor is the operator and whose detail names the roles.
+    """
+    if is_superuser and actor is not None and not actor.is_superuser:
+        raise SuperuserProtected("Only a superuser may create a superuser.")
+    unknown = set(roles) - set(role_defs.ROLES)
+    if unknown:
+        raise Invalid(f"Unknown role(s): {', '.join(sorted(unknown))}.", field="roles")
+    email = normalize_email(email)
+    if User.objects.filter(email=email).exists():
+        raise EmailTaken(email)
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(
+                email=email,
+                password=password,
+                display_name=display_name,
+                is_staff=role_defs.ADMIN in roles or is_superuser,
+                is_superuser=is_superuser,
+            )
+    except IntegrityError as exc:  # A concurrent registration won the race.
+        raise EmailTaken(email) from exc
+    groups = role_defs.role_groups()
+    user.groups.add(*[groups[name] for name in roles])
+    audit.record(
+        Event.REGISTRATION,
+        actor=actor,
+        target=user,
+        detail={"roles": sorted(roles), "is_superuser": is_superuser, "via": "operator"},
+    )
+    return user
+
+
+@transaction.atomic
+def user_update_profile(*, user: User, actor: User | None, display_name: str) -> User:
+    """Change what a user is called. Not a security change: no audit event (the admin's own
+    change log still records who did it)."""
+    guard_superuser(user=user, actor=actor)
+    if user.display_name != display_name:
+        user.display_name = display_name
+        user.save(update_fields=["display_name"])
+    return user
+
+
+@transaction.atomic
+def user_update_privileges(
+    *, user: User, actor: User | None, is_superuser: bool, permissions: list[Permission]
+) -> User:
+    """Superuser status and raw model permissions: what only a superuser may hand out.
+
+    Audited as a role change (detail: superuser before/after, permissions added/removed).
+    `is_staff` follows: a superuser is staff; a former superuser stays staff only with the admin role.
+    """
+    if actor is not None and not actor.is_superuser:
+        raise SuperuserProtected("Only a superuser may grant superuser status or raw permissions.")
+    before = set(user.user_permissions.all())
+    after = set(permissions)
+    superuser_before = user.is_superuser
+    if after != before:
+        user.user_permissions.set(after)
+    if superuser_before != is_superuser:
+        user.is_superuser = is_superuser
+        user.is_staff = is_superuser or user.groups.filter(name=role_defs.ADMIN).exists()
+        user.save(update_fields=["is_superuser", "is_staff"])
+    if after != before or superuser_before != is_superuser:
+
+        def labels(perms: set[Permission]) -> list[str]:
+            return sorted(f"{p.content_type.app_label}.{p.codename}" for p in perms)
+
+        audit.record(
+            Event.ROLE_CHANGE,
+            actor=actor,
+            target=user,
+            detail={
+                "is_superuser": [superuser_before, is_superuser],
+                "permissions_added": labels(after - before),
+                "permissions_removed": labels(before - after),
+            },
+        )
     return user

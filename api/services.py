@@ -11,7 +11,14 @@ from django.db import transaction
 
 from accounts import audit
 from accounts.models import SecurityEvent, User
-from api.models import Document, Project, ProjectGroupObjectPermission, ProjectUserObjectPermission
+from accounts.roles import ROLES
+from api.models import (
+    Document,
+    Project,
+    ProjectGroupObjectPermission,
+    ProjectUserObjectPermission,
+    ShareableGroup,
+)
 from api.selectors import ALL, SHARE, VIEW, ProjectAccess, codename, in_order, short_name
 from project.errors import Invalid, Refused
 
@@ -200,6 +207,49 @@ def project_share_with_group(
         grantee=group,
         wanted=permissions,
     )
+
+
+@transaction.atomic
+def group_set_shareable(*, group: Group, shareable: bool, actor: User | None) -> None:
+    """Mark a group as a team projects may be shared with, or take the mark away.
+
+    Unmarking is refused while the group holds grants: the sharing services (and so every
+    door) refuse a group that is not shareable, so its grants could no longer be revoked.
+    There is no event type of its own yet: recorded as an admin action whose detail says what
+    changed.
+    """
+    if shareable and group.name in ROLES:
+        raise SharingInvalid(
+            "A role cannot be a sharing target: it reaches every account with the role.", field="shareable"
+        )
+    exists = ShareableGroup.objects.filter(group=group).exists()
+    if exists == shareable:
+        return
+    if not shareable and ProjectGroupObjectPermission.objects.filter(group=group).exists():
+        raise Refused("This team still holds permissions on projects: revoke them on each project's sharing page.")
+    if shareable:
+        ShareableGroup.objects.create(group=group)
+    else:
+        ShareableGroup.objects.filter(group=group).delete()
+    audit.record(
+        Event.ADMIN_ACTION,
+        actor=actor,
+        target=group,
+        detail={"action": "group_set_shareable", "shareable": shareable},
+    )
+
+
+@transaction.atomic
+def group_delete(*, group: Group, actor: User | None) -> None:
+    """Delete a group. A role only by a superuser (its meaning is in accounts/roles.py); a group
+    that still holds grants on projects not at all: revoke them first, each one audited. So a
+    delete takes no one's access to a project away and needs no event of its own (the admin's
+    change log records who did it)."""
+    if group.name in ROLES and actor is not None and not actor.is_superuser:
+        raise Refused("Only a superuser may delete a role.")
+    if ProjectGroupObjectPermission.objects.filter(group=group).exists():
+        raise Refused("This group still holds permissions on projects: revoke them on each project's sharing page.")
+    group.delete()
 
 
 def shareable_groups():

@@ -131,7 +131,7 @@ def test_django_admin_actions_are_recorded(client, admin_user, make_user, settin
         {"action": "deactivate", "_selected_action": [str(target.pk)]},
     )
     assert response.status_code == 302
-    client.post(f"/admin/accounts/user/{target.pk}/change/", {})  # An invalid form logs nothing.
+    client.post(f"/admin/accounts/user/{target.pk}/change/", {"roles": ["superhero"]})  # Invalid: logs nothing.
 
     assert events("activation_change")[0].actor == admin_user
     User.objects.filter(pk=target.pk).update(display_name="x")  # Outside the admin: not an admin action.

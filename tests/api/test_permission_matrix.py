@@ -6,7 +6,8 @@ a user with no role and no grant; a viewer, an editor and an admin with no grant
 held change, delete and share but was deactivated after signing in.
 
 Each case also checks the database: a refused request and every GET wrote nothing; an allowed
-write did change something.
+write did change something; and the invariants of tests/invariants.py hold afterwards (each
+change has exactly one audit event, no grant without view, ...).
 """
 
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from accounts.models import User
 from tests.api.conftest import CALLERS, client_for, db_state
 from tests.helpers import assert_problem
+from tests.invariants import check_invariants, mark
 
 pytestmark = pytest.mark.django_db
 
@@ -80,6 +82,7 @@ def test_permission_matrix(
         User.objects.filter(pk=user.pk).update(is_active=False)
     url = "/api/v1/" + path.format(project=project.pk, document=document.pk, outsider=outsider.pk, grantee=grantee.pk)
     before = db_state()
+    marker = mark()
 
     response = getattr(client, method.lower())(url, BODIES.get((method, path)), format="json")
 
@@ -93,6 +96,7 @@ def test_permission_matrix(
             assert after == before, "a GET wrote to the database"
         else:
             assert after != before, "an allowed write changed nothing"
+    check_invariants(since=marker)
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from accounts import roles
+from accounts import roles, services
 from accounts.models import User
 
 # Demo credentials for a local database only (the command refuses production).
@@ -34,14 +34,20 @@ class Command(BaseCommand):
 
         if settings.PRODUCTION:
             raise CommandError("seed_demo creates accounts with published passwords: not in production.")
-        groups = roles.role_groups()
         created = 0
         for spec in DEMO_USERS:
             if User.objects.filter(email=spec["email"]).exists():
                 continue
-            make = User.objects.create_superuser if spec["role"] == roles.ADMIN else User.objects.create_user
-            user = make(email=spec["email"], password=spec["password"], display_name=spec["name"])
-            user.groups.add(groups[spec["role"]])
+            # actor=None: the operator on the host. The demo admin is also a superuser, so that
+            # every admin page (roles, raw permissions) can be tried out.
+            services.user_create(
+                email=spec["email"],
+                password=spec["password"],
+                display_name=spec["name"],
+                roles=[spec["role"]],
+                is_superuser=spec["role"] == roles.ADMIN,
+                actor=None,
+            )
             created += 1
         for owner_email, name, description, grants in DEMO_PROJECTS:
             owner = User.objects.get(email=owner_email)
