@@ -187,9 +187,8 @@ def user_logout_everywhere(*, user: User) -> int:
     return count
 
 
-@transaction.atomic
-def user_register(*, email: str, password: str, display_name: str = "") -> User:
-    """Create a self-registered account with the configured role (REGISTRATION_ROLE).
+def _create_account(*, email: str, password: str | None, display_name: str, **extra: bool) -> User:
+    """The one way an account comes to be, for registration and operators alike.
 
     Refuses (EmailRefused, nothing written) an email with invisible characters or confusably mixed
     scripts, and one that an account has or looks like (accounts/emails.py).
@@ -197,9 +196,15 @@ def user_register(*, email: str, password: str, display_name: str = "") -> User:
     email = emails.check_email_available(email)
     try:
         with transaction.atomic():
-            user = User.objects.create_user(email=email, password=password, display_name=display_name)
-    except IntegrityError as exc:  # A concurrent registration of this email, or of a look-alike, won the race.
+            return User.objects.create_user(email=email, password=password, display_name=display_name, **extra)
+    except IntegrityError as exc:  # A concurrent creation of this email, or of a look-alike, won the race.
         raise emails.EmailTaken(email) from exc
+
+
+@transaction.atomic
+def user_register(*, email: str, password: str, display_name: str = "") -> User:
+    """Create a self-registered account with the configured role (REGISTRATION_ROLE)."""
+    user = _create_account(email=email, password=password, display_name=display_name)
     if settings.REGISTRATION_ROLE:
         user.groups.add(role_defs.role_groups()[settings.REGISTRATION_ROLE])
     audit.record(Event.REGISTRATION, actor=user, target=user, detail={"role": settings.REGISTRATION_ROLE})
@@ -306,7 +311,7 @@ def user_create(
 ) -> User:
     """An account made by an operator (the Django admin, the demo seeder), with its roles.
 
-    The email is normalised as in registration; `is_staff` follows the admin role (or superuser),
+    The email passes the same checks as in registration; `is_staff` follows the admin role (or superuser),
     as in user_update_access. Only a superuser (or the system, `actor=None`) makes a superuser.
     A password of None makes an account that cannot sign in with a password. Audited as a
     registration whose actor is the operator and whose detail names the roles.
@@ -316,20 +321,13 @@ def user_create(
     unknown = set(roles) - set(role_defs.ROLES)
     if unknown:
         raise Invalid(f"Unknown role(s): {', '.join(sorted(unknown))}.", field="roles")
-    email = normalize_email(email)
-    if User.objects.filter(email=email).exists():
-        raise EmailTaken(email)
-    try:
-        with transaction.atomic():
-            user = User.objects.create_user(
-                email=email,
-                password=password,
-                display_name=display_name,
-                is_staff=role_defs.ADMIN in roles or is_superuser,
-                is_superuser=is_superuser,
-            )
-    except IntegrityError as exc:  # A concurrent registration won the race.
-        raise EmailTaken(email) from exc
+    user = _create_account(
+        email=email,
+        password=password,
+        display_name=display_name,
+        is_staff=role_defs.ADMIN in roles or is_superuser,
+        is_superuser=is_superuser,
+    )
     groups = role_defs.role_groups()
     user.groups.add(*[groups[name] for name in roles])
     audit.record(

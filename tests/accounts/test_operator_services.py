@@ -3,7 +3,7 @@
 import pytest
 from django.contrib.auth.models import Permission
 
-from accounts import services
+from accounts import emails, services
 from accounts.models import SecurityEvent, User
 from accounts.roles import ADMIN, EDITOR
 from project.errors import Invalid, Refused
@@ -60,8 +60,19 @@ def test_cannot_create_an_account_with_an_unknown_role(staff, roles):
 
 
 def test_cannot_create_a_case_variant_of_an_existing_email(staff, user, roles):
-    with pytest.raises(services.EmailTaken):
+    with pytest.raises(emails.EmailTaken):
         services.user_create(email="ALICE@example.com", password=None, roles=[], actor=staff)
+
+    assert User.objects.count() == 2
+
+
+@pytest.mark.parametrize(
+    "look_alike",
+    ["alice@example.com\u200b", "\u0430lice@example.com", "al\u0131ce@example.com", "alice@\uff45xample.com"],
+)
+def test_cannot_create_a_look_alike_of_an_existing_account(look_alike, staff, user, roles):
+    with pytest.raises(emails.EmailRefused):
+        services.user_create(email=look_alike, password=None, roles=[], actor=staff)
 
     assert User.objects.count() == 2
 
