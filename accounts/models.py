@@ -145,6 +145,9 @@ class RefreshTokenRecord(models.Model):
     issued_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(db_index=True)
     used_at = models.DateTimeField(null=True, blank=True)
+    grace_used_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the rotating client's one retry inside the grace window was answered."
+    )
 
     def __str__(self) -> str:
         return self.jti
@@ -167,6 +170,7 @@ class SecurityEvent(models.Model):
         LOCKOUT = "lockout"
         REFRESH = "refresh"
         REFRESH_REUSE = "refresh_reuse"
+        REFRESH_GRACE = "refresh_grace"
         LOGOUT = "logout"
         LOGOUT_ALL = "logout_all"
         SESSION_REVOKED = "session_revoked"
