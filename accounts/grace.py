@@ -56,6 +56,14 @@ def remember(
         logger.warning("refresh grace window unavailable: cache write failed", exc_info=True)
 
 
+def forget(*, jti: str) -> None:
+    """Drop a remembered answer (its rotation did not commit)."""
+    try:
+        cache.delete(_cache_key(jti))
+    except Exception:  # Harmless if it stays: its pair was never recorded, so it is never handed out.
+        logger.warning("refresh grace window unavailable: cache delete failed", exc_info=True)
+
+
 def recall(*, raw_refresh: str, jti: str) -> dict | None:
     """The remembered answer for `raw_refresh`, or None once the window has passed."""
     if settings.REFRESH_GRACE_SECONDS <= 0:

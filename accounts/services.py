@@ -1,6 +1,5 @@
 """Account and session writes: every change with side effects goes through here."""
 
-import functools
 import hashlib
 import logging
 import uuid
@@ -114,6 +113,21 @@ def session_refresh(*, raw_refresh: str, ip_address: str | None, user_agent: str
     that is not a valid refresh JWT, RefreshRejected otherwise.
     """
     token = SessionRefreshToken(raw_refresh)
+    try:
+        return _refresh_or_revoke(token=token, raw_refresh=raw_refresh, ip_address=ip_address, user_agent=user_agent)
+    except RefreshRejected:
+        raise
+    except BaseException:
+        # A rotation that did not commit must leave no remembered answer behind (it could not be
+        # handed out anyway: its new refresh token was never recorded). After a failed grace answer
+        # or revocation this drops the answer too: the next retry is then a replay, the safe side.
+        grace.forget(jti=token["jti"])
+        raise
+
+
+def _refresh_or_revoke(
+    *, token: SessionRefreshToken, raw_refresh: str, ip_address: str | None, user_agent: str
+) -> IssuedTokens:
     with transaction.atomic():
         record = (
             RefreshTokenRecord.objects.select_for_update(of=("self",))
@@ -152,19 +166,17 @@ def _rotate(*, record: RefreshTokenRecord, raw_refresh: str, ip_address: str | N
     session.ip_address = ip_address
     session.user_agent = user_agent
     session.save(update_fields=["expires_at", "last_used_at", "ip_address", "user_agent"])
-    # Only once the rotation is committed: remembered before a failed commit, the answer would
-    # be handed out for a token that was never marked used, and a retry would then be reuse.
-    transaction.on_commit(
-        functools.partial(
-            grace.remember,
-            raw_refresh=raw_refresh,
-            jti=record.jti,
-            access=issued.access,
-            refresh=issued.refresh,
-            refresh_jti=issued.refresh_jti,
-            ip_address=ip_address,
-            user_agent=user_agent,
-        )
+    # Before the commit, not on_commit: a concurrent retry waiting on this record's lock resumes
+    # the moment the commit releases it and must find the answer. If the commit fails,
+    # session_refresh forgets it again.
+    grace.remember(
+        raw_refresh=raw_refresh,
+        jti=record.jti,
+        access=issued.access,
+        refresh=issued.refresh,
+        refresh_jti=issued.refresh_jti,
+        ip_address=ip_address,
+        user_agent=user_agent,
     )
     audit.record(Event.REFRESH, actor=session.user, target=session.user, detail={"session": str(session.id)})
     return issued

@@ -12,8 +12,7 @@ from rest_framework.test import APIClient
 from accounts.models import AuthSession, SecurityEvent
 from tests.helpers import ME_URL, REFRESH_URL, VERIFY_URL, assert_problem, bearer, sign_in, without_request_id
 
-# The pair is remembered once the rotation commits (on_commit): these tests need real commits.
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)

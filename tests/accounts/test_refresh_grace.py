@@ -8,8 +8,7 @@ from accounts import services
 from accounts.models import AuthSession, RefreshTokenRecord, SecurityEvent
 from tests.helpers import ME_URL, REFRESH_URL, assert_problem, bearer, claims, sign_in
 
-# The pair is remembered once the rotation commits (on_commit): these tests need real commits.
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 def refresh(api, raw):
@@ -76,8 +75,8 @@ def test_remembered_pair_is_encrypted_in_the_cache(api, user, settings):
 
 
 def test_failed_rotation_remembers_nothing_and_its_retry_is_no_replay(api, user, settings, monkeypatch):
-    """The grace answer is written only once the rotation commits: a rotation that fails after
-    remembering would leave its token unused, and the client's retry must not be reuse."""
+    """A rotation that fails after remembering its answer leaves its token unused and forgets the
+    answer: the client's retry is an ordinary refresh, not reuse."""
     settings.REFRESH_GRACE_SECONDS = 30
     first = sign_in()
     record = services.audit.record
