@@ -231,3 +231,28 @@ class RateCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}={self.count}"
+
+
+class IdempotencyRecord(models.Model):
+    """The answer to a POST sent with an `Idempotency-Key` (project/idempotency.py).
+
+    Written in the transaction of the change it answers, so there is never one without the
+    other; a replay of the key with the same body gets this answer instead of a second change.
+    prune_tokens deletes records past `expires_at`.
+    """
+
+    scope = models.CharField(max_length=80, help_text="Whose key: user:<id>, or anon:<client address>.")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64, help_text="Keyed hash of method, path and body.")
+    status = models.PositiveSmallIntegerField()
+    content_type = models.CharField(max_length=100, blank=True)
+    location = models.CharField(max_length=2048, blank=True)
+    body = models.BinaryField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["scope", "key"], name="accounts_idempotency_scope_key")]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.key}"
