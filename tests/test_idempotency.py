@@ -1,12 +1,17 @@
 """Idempotency-Key on POST: a retry gets the first answer instead of making the change twice."""
 
+import threading
 from datetime import timedelta
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from rest_framework.test import APIClient
 
+from accounts import services
 from accounts.models import AuthSession, IdempotencyRecord, User
 from accounts.roles import EDITOR
 from api.models import Project
@@ -184,3 +189,45 @@ def test_a_post_without_the_header_costs_no_query(editor, settings):
     assert len(with_middleware) == len(without_middleware)
     assert not any("idempotency" in query["sql"] for query in with_middleware.captured_queries)
     assert not IdempotencyRecord.objects.exists()
+
+
+def test_prune_tokens_deletes_expired_records_only(editor):
+    client = client_for(editor)
+    post(client, {"name": "Old"}, key="old")
+    post(client, {"name": "Live"}, key="live")
+    IdempotencyRecord.objects.filter(key="old").update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    call_command("prune_tokens", stdout=StringIO())
+
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["live"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_requests_with_one_key_make_one_change(editor):
+    """Two copies of one request racing: one runs, the other is told it is in flight (409) or,
+    if the first has already finished, gets its answer. Never two projects."""
+    contenders = 2
+    barrier = threading.Barrier(contenders)
+    access = services.session_start(user=editor, ip_address="127.0.0.1", user_agent="pytest").access
+    responses: list = [None] * contenders
+
+    def attempt(index: int) -> None:
+        client = APIClient(HTTP_AUTHORIZATION=f"Bearer {access}")
+        try:
+            barrier.wait(timeout=30)
+            responses[index] = post(client, {"name": "Mine"})
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(contenders)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses in ([201, 201], [201, 409]), statuses
+    created = [response.json() for response in responses if response.status_code == 201]
+    assert all(body == created[0] for body in created)
+    assert Project.objects.count() == 1
+    assert IdempotencyRecord.objects.count() == 1
