@@ -73,7 +73,7 @@ class TokenObtainSerializer(StrictFieldsMixin, jwt_serializers.TokenObtainSerial
             # the same answer as a wrong password.
             audit.record(
                 SecurityEvent.Type.SIGN_IN_FAILED,
-                detail={"email": normalize_email(attrs["email"]), "locked_out": False},
+                detail={"email": normalize_email(attrs["email"]), "locked_out": False, "reason": "account_changed"},
             )
             raise exceptions.AuthenticationFailed(
                 self.error_messages["no_active_account"], "no_active_account"
