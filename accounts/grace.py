@@ -5,6 +5,10 @@ REFRESH_GRACE_SECONDS, and only while the pair it was given has not been used, i
 that pair again instead of having its session revoked as a replay. The pair is kept in the
 shared cache, encrypted with a key derived from the old refresh token itself, so neither a
 cache dump nor anyone without that token can read it.
+
+Holding the old token is not enough, though: a thief with a copy holds it too. The answer is
+remembered with the client that rotated (its IP address and user agent), and only that client
+gets it again (accounts.services decides, and allows it once).
 """
 
 import base64
@@ -29,16 +33,35 @@ def _cipher(raw_refresh: str) -> Fernet:
     return Fernet(base64.urlsafe_b64encode(digest))
 
 
-def remember(*, raw_refresh: str, jti: str, access: str, refresh: str, refresh_jti: str) -> None:
-    """Keep the answer to the rotation of `raw_refresh` for the grace window."""
+def remember(
+    *,
+    raw_refresh: str,
+    jti: str,
+    access: str,
+    refresh: str,
+    refresh_jti: str,
+    ip_address: str | None,
+    user_agent: str,
+) -> None:
+    """Keep the answer to the rotation of `raw_refresh`, and who got it, for the grace window."""
     seconds = settings.REFRESH_GRACE_SECONDS
     if seconds <= 0:
         return
-    payload = json.dumps({"access": access, "refresh": refresh, "jti": refresh_jti}).encode()
+    payload = json.dumps(
+        {"access": access, "refresh": refresh, "jti": refresh_jti, "ip": ip_address, "ua": user_agent}
+    ).encode()
     try:
         cache.set(_cache_key(jti), _cipher(raw_refresh).encrypt(payload), timeout=seconds)
     except Exception:  # The cache is an optimisation here: without it a retry is a replay.
         logger.warning("refresh grace window unavailable: cache write failed", exc_info=True)
+
+
+def forget(*, jti: str) -> None:
+    """Drop a remembered answer (its rotation did not commit)."""
+    try:
+        cache.delete(_cache_key(jti))
+    except Exception:  # Harmless if it stays: its pair was never recorded, so it is never handed out.
+        logger.warning("refresh grace window unavailable: cache delete failed", exc_info=True)
 
 
 def recall(*, raw_refresh: str, jti: str) -> dict | None:
@@ -56,3 +79,14 @@ def recall(*, raw_refresh: str, jti: str) -> dict | None:
         return json.loads(_cipher(raw_refresh).decrypt(blob, ttl=settings.REFRESH_GRACE_SECONDS))
     except InvalidToken:
         return None
+
+
+def same_client(remembered: dict, *, ip_address: str | None, user_agent: str) -> bool:
+    """Whether a retry comes from the client the remembered answer was given to.
+
+    Both must match: the address is what a thief elsewhere cannot choose, the user agent tells
+    apart clients behind one NAT. A genuine client whose address changed within the window
+    is refused: it signs in again, which is safe, where the opposite mistake hands a thief a
+    live pair.
+    """
+    return remembered.get("ip") == ip_address and remembered.get("ua") == user_agent

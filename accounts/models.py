@@ -177,6 +177,9 @@ class RefreshTokenRecord(models.Model):
     issued_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(db_index=True)
     used_at = models.DateTimeField(null=True, blank=True)
+    grace_used_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the rotating client's one retry inside the grace window was answered."
+    )
 
     def __str__(self) -> str:
         return self.jti
@@ -199,6 +202,7 @@ class SecurityEvent(models.Model):
         LOCKOUT = "lockout"
         REFRESH = "refresh"
         REFRESH_REUSE = "refresh_reuse"
+        REFRESH_GRACE = "refresh_grace"
         LOGOUT = "logout"
         LOGOUT_ALL = "logout_all"
         SESSION_REVOKED = "session_revoked"
@@ -262,3 +266,28 @@ class RateCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}={self.count}"
+
+
+class IdempotencyRecord(models.Model):
+    """The answer to a POST sent with an `Idempotency-Key` (project/idempotency.py).
+
+    Written in the transaction of the change it answers, so there is never one without the
+    other; a replay of the key with the same body gets this answer instead of a second change.
+    prune_tokens deletes records past `expires_at`.
+    """
+
+    scope = models.CharField(max_length=80, help_text="Whose key: user:<id>, or anon:<client address>.")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64, help_text="Keyed hash of method, path and body.")
+    status = models.PositiveSmallIntegerField()
+    content_type = models.CharField(max_length=100, blank=True)
+    location = models.CharField(max_length=2048, blank=True)
+    body = models.BinaryField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["scope", "key"], name="accounts_idempotency_scope_key")]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.key}"

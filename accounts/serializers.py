@@ -1,5 +1,7 @@
 """Account and token request/response bodies. Each refuses fields it does not declare."""
 
+import logging
+
 from django.contrib.auth import authenticate, password_validation
 from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -7,14 +9,15 @@ from rest_framework import exceptions, serializers
 from rest_framework.fields import get_error_detail
 from rest_framework_simplejwt import serializers as jwt_serializers
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
-from rest_framework_simplejwt.settings import api_settings as jwt_api_settings
 
 from accounts import audit, lockout, services
 from accounts.authentication import current_session_id
 from accounts.models import AuthSession, SecurityEvent, User, normalize_email
-from accounts.tokens import SESSION_CLAIM, SessionUntypedToken
+from accounts.tokens import SESSION_CLAIM, SessionAccessToken
 from project.clients import client_ip, user_agent
 from project.serializers import StrictFieldsMixin, StrictModelSerializer, StrictSerializer
+
+logger = logging.getLogger(__name__)
 
 TOKEN_MAX = 4096
 PASSWORD_MAX = 256
@@ -58,9 +61,29 @@ class TokenObtainSerializer(StrictFieldsMixin, jwt_serializers.TokenObtainSerial
             if locked:
                 raise lockout.locked_out() from None
             raise
-        issued = services.session_start(user=self.user, ip_address=client_ip(request), user_agent=user_agent(request))
-        # Django's sign-in signal: records last_login and lets axes clear this account's failures.
-        user_logged_in.send(sender=type(self.user), request=request, user=self.user)
+        try:
+            issued = services.session_start(
+                user=self.user,
+                ip_address=client_ip(request),
+                user_agent=user_agent(request),
+                checked_password_hash=self.user.password,  # The hash authenticate() just checked.
+            )
+        except services.SignInRejected:
+            # The password changed (or the account was deactivated) while it was being checked:
+            # the same answer as a wrong password.
+            audit.record(
+                SecurityEvent.Type.SIGN_IN_FAILED,
+                detail={"email": normalize_email(attrs["email"]), "locked_out": False, "reason": "account_changed"},
+            )
+            raise exceptions.AuthenticationFailed(
+                self.error_messages["no_active_account"], "no_active_account"
+            ) from None
+        # Django's sign-in signal (last_login, axes clearing this account's failures), sent once the
+        # session is committed. It must not fail the answer: the session is live, and a 500 would
+        # leave it with nobody holding its tokens. A failing receiver is logged instead.
+        for receiver, result in user_logged_in.send_robust(sender=type(self.user), request=request, user=self.user):
+            if isinstance(result, Exception):
+                logger.error("user_logged_in receiver %r failed", receiver, exc_info=result)
         return {"access": issued.access, "refresh": issued.refresh}
 
 
@@ -81,24 +104,20 @@ class TokenRefreshSerializer(StrictSerializer):
 
 
 class TokenVerifySerializer(StrictSerializer):
-    """Valid signature, not expired, and its session is still live."""
+    """An access token: valid signature, not expired, and its session is still live.
+
+    Refresh tokens are refused whatever their state: answering for them would tell the holder
+    of a stolen copy the moment its owner rotates it (used or not), which is when to replay it.
+    """
 
     token = serializers.CharField(write_only=True, max_length=TOKEN_MAX)
 
     def validate(self, attrs: dict) -> dict:
-        token = SessionUntypedToken(attrs["token"])
+        token = SessionAccessToken(attrs["token"])
         session_id = token.get(SESSION_CLAIM)
         if not services.is_uuid(session_id):
             raise TokenError("Token is revoked.")
-        live = AuthSession.objects.active().filter(id=session_id, user__is_active=True)
-        if token.get(jwt_api_settings.TOKEN_TYPE_CLAIM) == "refresh":
-            # A refresh token is good for one use: once rotated it is as dead as a revoked one.
-            live = live.filter(
-                refresh_tokens__jti=token.get(jwt_api_settings.JTI_CLAIM),
-                refresh_tokens__token_hash=services.token_digest(attrs["token"]),
-                refresh_tokens__used_at__isnull=True,
-            )
-        if not live.exists():
+        if not AuthSession.objects.active().filter(id=session_id, user__is_active=True).exists():
             raise TokenError("Token is revoked.")
         return {}
 

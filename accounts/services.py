@@ -52,9 +52,34 @@ def _issue_tokens(*, session: AuthSession) -> IssuedTokens:
     return IssuedTokens(access=str(refresh.access_token), refresh=raw, session=session, refresh_jti=refresh["jti"])
 
 
+class SignInRejected(Exception):
+    """The password was right when checked, but the account changed before the session began."""
+
+
+def _lock_user(user: User) -> tuple[str, bool]:
+    """Lock the user's row until the transaction ends and read its password hash and activation.
+
+    Sign-in, password change and (de)activation all take this lock first, so they run one after
+    the other: a sign-in either commits its session before a password change revokes every
+    session, or sees the new hash and refuses.
+    """
+    return User.objects.select_for_update().values_list("password", "is_active").get(pk=user.pk)
+
+
 @transaction.atomic
-def session_start(*, user: User, ip_address: str | None, user_agent: str) -> IssuedTokens:
-    """Sign-in: a new session and its first token pair."""
+def session_start(
+    *, user: User, ip_address: str | None, user_agent: str, checked_password_hash: str | None = None
+) -> IssuedTokens:
+    """Sign-in: a new session and its first token pair.
+
+    `checked_password_hash` is the hash the sign-in's password was checked against. If the
+    password changed since (or the account was deactivated), the check is stale and the
+    sign-in is refused with SignInRejected: a session must never outlive the password that
+    opened it. Callers that checked no password (tests, tools) leave it out.
+    """
+    password_hash, is_active = _lock_user(user)
+    if not is_active or (checked_password_hash is not None and password_hash != checked_password_hash):
+        raise SignInRejected("The account changed while signing in.")
     now = timezone.now()
     session = AuthSession.objects.create(
         user=user,
@@ -75,11 +100,26 @@ def session_refresh(*, raw_refresh: str, ip_address: str | None, user_agent: str
 
     A refresh token that was already used is a replay (a stolen token, or a stolen and then
     used one): the whole session is revoked, so thief and owner both have to sign in again.
-    The exception is a retry inside the grace window (accounts/grace.py), which gets the
-    pair it was already given. Raises TokenError for a token that is not a valid refresh
-    JWT, RefreshRejected otherwise.
+    The one exception is the rotating client's own retry inside the grace window (see
+    _grace_retry), which gets the pair it was already given. Raises TokenError for a token
+    that is not a valid refresh JWT, RefreshRejected otherwise.
     """
     token = SessionRefreshToken(raw_refresh)
+    try:
+        return _refresh_or_revoke(token=token, raw_refresh=raw_refresh, ip_address=ip_address, user_agent=user_agent)
+    except RefreshRejected:
+        raise
+    except BaseException:
+        # A rotation that did not commit must leave no remembered answer behind (it could not be
+        # handed out anyway: its new refresh token was never recorded). After a failed grace answer
+        # or revocation this drops the answer too: the next retry is then a replay, the safe side.
+        grace.forget(jti=token["jti"])
+        raise
+
+
+def _refresh_or_revoke(
+    *, token: SessionRefreshToken, raw_refresh: str, ip_address: str | None, user_agent: str
+) -> IssuedTokens:
     with transaction.atomic():
         record = (
             RefreshTokenRecord.objects.select_for_update(of=("self",))
@@ -92,37 +132,69 @@ def session_refresh(*, raw_refresh: str, ip_address: str | None, user_agent: str
         session = record.session
         if not session.is_active or not session.user.is_active:
             raise RefreshRejected("The session has ended.")
-        if record.used_at is not None:
-            retry = grace.recall(raw_refresh=raw_refresh, jti=record.jti)
-            if retry and session.refresh_tokens.filter(jti=retry["jti"], used_at__isnull=True).exists():
-                return IssuedTokens(access=retry["access"], refresh=retry["refresh"], session=session)
-            session_revoke(session=session, reason=AuthSession.RevokeReason.REFRESH_REUSE)
-            # Who presented it is unknown (thief or owner): no actor, the account is the target.
-            audit.record(Event.REFRESH_REUSE, target=session.user, detail={"session": str(session.id)})
-            logger.warning(
-                "refresh token reuse: session revoked",
-                extra={"session_id": str(session.id), "user_id": str(session.user_id), "ip": ip_address},
-            )
-        else:
-            now = timezone.now()
-            record.used_at = now
-            record.save(update_fields=["used_at"])
-            issued = _issue_tokens(session=session)
-            session.last_used_at = now
-            session.ip_address = ip_address
-            session.user_agent = user_agent
-            session.save(update_fields=["expires_at", "last_used_at", "ip_address", "user_agent"])
-            audit.record(Event.REFRESH, actor=session.user, target=session.user, detail={"session": str(session.id)})
-            grace.remember(
-                raw_refresh=raw_refresh,
-                jti=record.jti,
-                access=issued.access,
-                refresh=issued.refresh,
-                refresh_jti=issued.refresh_jti,
-            )
-            return issued
+        if record.used_at is None:
+            return _rotate(record=record, raw_refresh=raw_refresh, ip_address=ip_address, user_agent=user_agent)
+        retry = _grace_retry(record=record, raw_refresh=raw_refresh, ip_address=ip_address, user_agent=user_agent)
+        if retry is not None:
+            return retry
+        session_revoke(session=session, reason=AuthSession.RevokeReason.REFRESH_REUSE)
+        # Who presented it is unknown (thief or owner): no actor, the account is the target.
+        audit.record(Event.REFRESH_REUSE, target=session.user, detail={"session": str(session.id)})
+        logger.warning(
+            "refresh token reuse: session revoked",
+            extra={"session_id": str(session.id), "user_id": str(session.user_id), "ip": ip_address},
+        )
     # Outside the transaction, so that the revocation above is committed.
     raise RefreshRejected("This refresh token was already used; the session has been revoked.")
+
+
+def _rotate(*, record: RefreshTokenRecord, raw_refresh: str, ip_address: str | None, user_agent: str) -> IssuedTokens:
+    session = record.session
+    now = timezone.now()
+    record.used_at = now
+    record.save(update_fields=["used_at"])
+    issued = _issue_tokens(session=session)
+    session.last_used_at = now
+    session.ip_address = ip_address
+    session.user_agent = user_agent
+    session.save(update_fields=["expires_at", "last_used_at", "ip_address", "user_agent"])
+    # Before the commit, not on_commit: a concurrent retry waiting on this record's lock resumes
+    # the moment the commit releases it and must find the answer. If the commit fails,
+    # session_refresh forgets it again.
+    grace.remember(
+        raw_refresh=raw_refresh,
+        jti=record.jti,
+        access=issued.access,
+        refresh=issued.refresh,
+        refresh_jti=issued.refresh_jti,
+        ip_address=ip_address,
+        user_agent=user_agent,
+    )
+    audit.record(Event.REFRESH, actor=session.user, target=session.user, detail={"session": str(session.id)})
+    return issued
+
+
+def _grace_retry(
+    *, record: RefreshTokenRecord, raw_refresh: str, ip_address: str | None, user_agent: str
+) -> IssuedTokens | None:
+    """The pair already given for this used token, if this is the rotating client's first retry.
+
+    Only the client that rotated (same IP address and user agent as at rotation), only once per
+    token, only inside the window and only while the new refresh token is unused. Anything else
+    is a second holder of the chain: None, and the caller revokes the session.
+    """
+    if record.grace_used_at is not None:
+        return None
+    remembered = grace.recall(raw_refresh=raw_refresh, jti=record.jti)
+    if remembered is None or not grace.same_client(remembered, ip_address=ip_address, user_agent=user_agent):
+        return None
+    session = record.session
+    if not session.refresh_tokens.filter(jti=remembered["jti"], used_at__isnull=True).exists():
+        return None
+    record.grace_used_at = timezone.now()
+    record.save(update_fields=["grace_used_at"])
+    audit.record(Event.REFRESH_GRACE, actor=session.user, target=session.user, detail={"session": str(session.id)})
+    return IssuedTokens(access=remembered["access"], refresh=remembered["refresh"], session=session)
 
 
 def session_for_refresh_token(*, raw_refresh: str, user: User) -> AuthSession:
@@ -217,6 +289,8 @@ def user_change_password(*, user: User, new_password: str, actor: User | None = 
 
     `actor` is who did it: the user themself (the default) or an admin.
     """
+    guard_superuser(user=user, actor=actor)
+    _lock_user(user)  # Waits for sign-ins in flight: each commits its session first, or refuses.
     user.set_password(new_password)
     user.save(update_fields=["password"])
     ended = sessions_revoke_all(user=user, reason=AuthSession.RevokeReason.PASSWORD_CHANGE)
@@ -227,6 +301,7 @@ def user_change_password(*, user: User, new_password: str, actor: User | None = 
 def user_set_active(*, user: User, is_active: bool, actor: User | None = None) -> None:
     """Activate or deactivate; deactivation ends every session at once."""
     guard_superuser(user=user, actor=actor)
+    _lock_user(user)  # Serialised with sign-ins, as user_change_password is.
     if user.is_active != is_active:
         user.is_active = is_active
         user.save(update_fields=["is_active"])

@@ -1,9 +1,23 @@
 """OpenAPI: every operation documents the problem-details errors it can answer with."""
 
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import permissions, serializers
 
+from project import idempotency
 from project.problems import PROBLEM_MEDIA_TYPE
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    name=idempotency.HEADER,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    type={"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x20-\\x7e]+$"},
+    description=(
+        "Makes a retry safe: the same key with the same body within 24 hours gets the first answer "
+        "again (with `Idempotent-Replayed: true`) instead of making the change twice. Any unique "
+        "string, e.g. a UUID; keys belong to the caller."
+    ),
+)
 
 
 class ProblemSerializer(serializers.Serializer):
@@ -29,7 +43,15 @@ class ValidationProblemSerializer(ProblemSerializer):
 
 
 class ProblemAutoSchema(AutoSchema):
-    """Adds the error responses of the shared error policy to each operation."""
+    """Adds the error responses of the shared error policy to each operation, and the
+    Idempotency-Key header to the POSTs that take it."""
+
+    def _takes_idempotency_key(self) -> bool:
+        return self.method.upper() == "POST" and idempotency.applies_to(type(self.view))
+
+    def get_override_parameters(self):
+        parameters = super().get_override_parameters()
+        return [*parameters, IDEMPOTENCY_KEY] if self._takes_idempotency_key() else parameters
 
     def _problem(self, status_code: str, serializer, description: str) -> dict:
         response = self._get_response_for_code(serializer, status_code, media_types=[PROBLEM_MEDIA_TYPE])
@@ -56,6 +78,9 @@ class ProblemAutoSchema(AutoSchema):
         if has_body:
             errors["413"] = (ProblemSerializer, "Request body too large.")
             errors["415"] = (ProblemSerializer, "Only application/json bodies are accepted.")
+        if self._takes_idempotency_key():
+            errors["409"] = (ProblemSerializer, "A request with this Idempotency-Key is still in flight.")
+            errors["422"] = (ProblemSerializer, "This Idempotency-Key was used for a different request.")
         for code, (serializer, description) in errors.items():
             responses.setdefault(code, self._problem(code, serializer, description))
         return responses

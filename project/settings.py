@@ -117,6 +117,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "project.throttling.RateLimitHeadersMiddleware",
     "axes.middleware.AxesMiddleware",
+    # Last: its process_view runs the view itself (in one transaction with the stored answer).
+    "project.idempotency.IdempotencyMiddleware",
 ]
 
 ROOT_URLCONF = "project.urls"

@@ -2,8 +2,10 @@
 
 import pytest
 from django.core.cache import cache
+from django.db import DatabaseError
 
-from accounts.models import AuthSession
+from accounts import services
+from accounts.models import AuthSession, RefreshTokenRecord, SecurityEvent
 from tests.helpers import ME_URL, REFRESH_URL, assert_problem, bearer, claims, sign_in
 
 pytestmark = pytest.mark.django_db
@@ -70,3 +72,28 @@ def test_remembered_pair_is_encrypted_in_the_cache(api, user, settings):
     assert stored is not None
     assert new["refresh"].encode() not in stored
     assert new["access"].encode() not in stored
+
+
+def test_failed_rotation_remembers_nothing_and_its_retry_is_no_replay(api, user, settings, monkeypatch):
+    """A rotation that fails after remembering its answer leaves its token unused and forgets the
+    answer: the client's retry is an ordinary refresh, not reuse."""
+    settings.REFRESH_GRACE_SECONDS = 30
+    first = sign_in()
+    record = services.audit.record
+
+    def fail_on_refresh(event_type, **kwargs):
+        if event_type == SecurityEvent.Type.REFRESH:
+            raise DatabaseError("commit failed")
+        return record(event_type, **kwargs)
+
+    monkeypatch.setattr(services.audit, "record", fail_on_refresh)
+    with pytest.raises(DatabaseError):
+        services.session_refresh(raw_refresh=first["refresh"], ip_address="127.0.0.1", user_agent="")
+    monkeypatch.setattr(services.audit, "record", record)
+
+    assert cache.get(f"refresh-grace:{claims(first['refresh'])['jti']}") is None
+    assert RefreshTokenRecord.objects.get(jti=claims(first["refresh"])["jti"]).used_at is None
+    retry = refresh(api, first["refresh"])
+    assert retry.status_code == 200
+    assert AuthSession.objects.get().revoked_at is None
+    assert not SecurityEvent.objects.filter(type=SecurityEvent.Type.REFRESH_REUSE).exists()

@@ -3,9 +3,11 @@
 import uuid
 
 import pytest
+from django.contrib.auth.signals import user_logged_in
+from django.db import DatabaseError
 from rest_framework.test import APIClient
 
-from accounts.models import AuthSession, RefreshTokenRecord
+from accounts.models import AuthSession, RefreshTokenRecord, SecurityEvent
 from tests.conftest import PASSWORD
 from tests.helpers import (
     ME_URL,
@@ -176,3 +178,29 @@ def test_cannot_sign_in_asking_for_xml(user):
 
     assert_problem(response, 406, "not_acceptable")
     assert AuthSession.objects.count() == 0
+
+
+@pytest.fixture
+def failing_sign_in_receiver():
+    """A user_logged_in receiver that breaks (a database error saving last_login, say)."""
+
+    def fail(**kwargs):
+        raise DatabaseError("last_login could not be saved")
+
+    user_logged_in.connect(fail, dispatch_uid="test-failing-receiver")
+    yield
+    user_logged_in.disconnect(dispatch_uid="test-failing-receiver")
+
+
+def test_sign_in_answers_with_working_tokens_when_a_sign_in_receiver_fails(api, user, failing_sign_in_receiver, caplog):
+    """The session is committed before the signal runs: a 500 now would leave a live session
+    that nobody holds, and a sign_in event for a request the client saw fail."""
+    response = api.post(TOKEN_URL, {"email": "alice@example.com", "password": PASSWORD})
+
+    assert response.status_code == 200
+    assert bearer(response.json()["access"]).get(ME_URL).status_code == 200
+    assert AuthSession.objects.filter(user=user).count() == 1
+    assert SecurityEvent.objects.filter(type=SecurityEvent.Type.SIGN_IN).count() == 1
+    assert "user_logged_in receiver" in caplog.text
+    user.refresh_from_db()
+    assert user.last_login is not None  # The other receivers still ran (send_robust).

@@ -1,4 +1,6 @@
-"""Delete expired refresh tokens, long-ended sessions and old rate-limit windows. Safe to run often."""
+"""Delete expired refresh tokens, long-ended sessions, old rate-limit windows and idempotency records.
+
+Safe to run often."""
 
 from datetime import timedelta
 
@@ -7,7 +9,7 @@ from django.core.management.base import BaseCommand
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import AuthSession, RateCounter, RefreshTokenRecord
+from accounts.models import AuthSession, IdempotencyRecord, RateCounter, RefreshTokenRecord
 
 BATCH = 5_000
 
@@ -26,7 +28,7 @@ def _delete_in_batches(queryset) -> int:
 class Command(BaseCommand):
     help = (
         "Delete expired refresh tokens, sessions that ended more than SESSION_RETENTION_DAYS ago, "
-        "and finished rate-limit windows."
+        "finished rate-limit windows and expired idempotency records."
     )
 
     def handle(self, *args, **options) -> None:
@@ -35,7 +37,8 @@ class Command(BaseCommand):
         cutoff = now - timedelta(days=settings.SESSION_RETENTION_DAYS)
         sessions = _delete_in_batches(AuthSession.objects.filter(Q(expires_at__lt=cutoff) | Q(revoked_at__lt=cutoff)))
         counters = _delete_in_batches(RateCounter.objects.filter(expires_at__lt=now))
+        answers = _delete_in_batches(IdempotencyRecord.objects.filter(expires_at__lt=now))
         self.stdout.write(
             f"Pruned {tokens} expired refresh token(s) and {sessions} ended session(s); "
-            f"{counters} finished rate-limit window(s)."
+            f"{counters} finished rate-limit window(s); {answers} expired idempotency record(s)."
         )
