@@ -8,16 +8,16 @@ cache dump nor anyone without that token can read it.
 """
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
-import logging
 
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
 from django.core.cache import cache
 
-logger = logging.getLogger(__name__)
+from project.breaker import StoreUnavailable, cache_breaker
 
 
 def _cache_key(jti: str) -> str:
@@ -35,10 +35,10 @@ def remember(*, raw_refresh: str, jti: str, access: str, refresh: str, refresh_j
     if seconds <= 0:
         return
     payload = json.dumps({"access": access, "refresh": refresh, "jti": refresh_jti}).encode()
-    try:
-        cache.set(_cache_key(jti), _cipher(raw_refresh).encrypt(payload), timeout=seconds)
-    except Exception:  # The cache is an optimisation here: without it a retry is a replay.
-        logger.warning("refresh grace window unavailable: cache write failed", exc_info=True)
+    token = _cipher(raw_refresh).encrypt(payload)
+    # An optimisation only: without the cache a retry is a replay. The breaker logs the outage.
+    with contextlib.suppress(StoreUnavailable):
+        cache_breaker.call(lambda: cache.set(_cache_key(jti), token, timeout=seconds))
 
 
 def recall(*, raw_refresh: str, jti: str) -> dict | None:
@@ -46,9 +46,8 @@ def recall(*, raw_refresh: str, jti: str) -> dict | None:
     if settings.REFRESH_GRACE_SECONDS <= 0:
         return None
     try:
-        blob = cache.get(_cache_key(jti))
-    except Exception:
-        logger.warning("refresh grace window unavailable: cache read failed", exc_info=True)
+        blob = cache_breaker.call(lambda: cache.get(_cache_key(jti)))
+    except StoreUnavailable:
         return None
     if blob is None:
         return None

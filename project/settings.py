@@ -102,6 +102,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "project.middleware.RequestIDMiddleware",
+    "project.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "project.middleware.BodySizeLimitMiddleware",
@@ -166,7 +167,12 @@ if REDIS_URL:
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": CACHE_KEY_PREFIX,
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
+            # Short: a frozen Redis costs each call its timeout until the breaker opens
+            # (project/breaker.py); a healthy one answers in well under a millisecond.
+            "OPTIONS": {
+                "SOCKET_CONNECT_TIMEOUT": env.float("REDIS_CONNECT_TIMEOUT", default=0.1),
+                "SOCKET_TIMEOUT": env.float("REDIS_TIMEOUT", default=0.1),
+            },
         }
     }
 else:
