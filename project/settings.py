@@ -147,6 +147,17 @@ DATABASES = {
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.int("DB_POOL_MAX", default=4) > 0:
+    # A connection pool per worker process (psycopg_pool), shared by its threads: connections stay
+    # open across requests, and a request that finds them all busy waits up to DB_POOL_TIMEOUT
+    # seconds for one, then gets a 503 (project/problems.py), instead of failing at once when
+    # PostgreSQL has no slot left. Pooled connections are the persistent ones: CONN_MAX_AGE must be 0.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DB_POOL_MIN", default=1),
+        "max_size": env.int("DB_POOL_MAX", default=4),
+        "timeout": env.float("DB_POOL_TIMEOUT", default=5.0),
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"transaction_mode": "IMMEDIATE", "timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}

@@ -3,10 +3,12 @@ shared cache that fails is skipped by its circuit breaker instead of waited on."
 
 import logging
 import sqlite3
+import threading
 
 import pytest
 from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpRequest
+from rest_framework.test import APIClient
 
 from project import problems, throttling
 from project.breaker import Breaker, StoreUnavailable, cache_breaker
@@ -132,6 +134,54 @@ def test_server_error_answers_503_for_a_database_error_it_is_handling():
 
     assert response.status_code == 503
     assert response["Retry-After"] == str(problems.RETRY_AFTER_SECONDS)
+
+
+# --- The PostgreSQL connection pool ------------------------------------------------------------
+
+needs_postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the connection pool is PostgreSQL's (psycopg_pool); SQLite has none"
+)
+
+
+@needs_postgresql
+def test_postgresql_connections_come_from_a_pool():
+    assert connection.settings_dict["CONN_MAX_AGE"] == 0  # The pool keeps them; Django must not.
+    assert connection.pool is not None
+    assert connection.pool.max_size == connection.settings_dict["OPTIONS"]["pool"]["max_size"]
+
+
+@needs_postgresql
+@pytest.mark.django_db(transaction=True)  # The request runs in another thread, on its own connection.
+def test_an_exhausted_pool_is_a_503_not_a_500(monkeypatch):
+    from psycopg_pool import PoolTimeout
+
+    pool = connection.pool
+    monkeypatch.setattr(pool, "timeout", 0.5)  # Seconds a request waits for a free connection.
+    held = []
+    try:
+        while True:  # Take every connection the pool can give, as a burst of slow requests would.
+            try:
+                held.append(pool.getconn(timeout=0.5))
+            except PoolTimeout:
+                break
+        responses = []
+
+        def request() -> None:
+            try:
+                responses.append(APIClient().get("/api/v1/"))
+            finally:
+                connection.close()
+
+        worker = threading.Thread(target=request)
+        worker.start()
+        worker.join(timeout=30)
+    finally:
+        for conn in held:
+            pool.putconn(conn)
+
+    assert held
+    assert_problem(responses[0], 503, "service_unavailable")
+    assert responses[0]["Retry-After"] == str(problems.RETRY_AFTER_SECONDS)
 
 
 # --- The circuit breaker ------------------------------------------------------------------------
