@@ -19,8 +19,9 @@ FORMATTERS = {
     "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
     "json": {
         "()": "pythonjsonlogger.json.JsonFormatter",
-        "fmt": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s",
-        "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        # The pid tells gunicorn's workers apart: a worker's timeout names it.
+        "fmt": "%(asctime)s %(levelname)s %(name)s %(process)d %(request_id)s %(message)s",
+        "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"},
     },
 }
 
