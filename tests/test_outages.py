@@ -210,11 +210,14 @@ class FlakyStore:
 
 
 @pytest.fixture
-def breaker():
-    clock = Clock()
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def breaker(clock) -> Breaker:
     breaker = Breaker("test store")
     breaker.timer = clock
-    breaker.clock = clock
     return breaker
 
 
@@ -249,25 +252,25 @@ def test_breaker_does_not_open_on_failures_that_are_not_in_a_row(breaker):
     assert store.calls == 15
 
 
-def test_breaker_lets_one_probe_through_after_the_cool_down(breaker):
+def test_breaker_lets_one_probe_through_after_the_cool_down(breaker, clock):
     store = FlakyStore()
     call_many(breaker, store, 3)
 
-    breaker.clock.now += breaker.cooldown - 0.1
+    clock.now += breaker.cooldown - 0.1
     call_many(breaker, store, 5)
     assert store.calls == 3  # Still cooling down.
 
-    breaker.clock.now += 0.1
+    clock.now += 0.1
     call_many(breaker, store, 5)
     assert store.calls == 4  # One probe; it failed, so the others were skipped.
     assert breaker.is_open
 
 
-def test_breaker_closes_when_the_probe_succeeds(breaker):
+def test_breaker_closes_when_the_probe_succeeds(breaker, clock):
     store = FlakyStore()
     call_many(breaker, store, 3)
     store.down = False
-    breaker.clock.now += breaker.cooldown
+    clock.now += breaker.cooldown
 
     assert breaker.call(store) == "value"
     assert not breaker.is_open
@@ -275,13 +278,13 @@ def test_breaker_closes_when_the_probe_succeeds(breaker):
     assert store.calls == 7
 
 
-def test_breaker_logs_once_when_it_opens_and_once_when_it_closes(breaker, caplog):
+def test_breaker_logs_once_when_it_opens_and_once_when_it_closes(breaker, clock, caplog):
     store = FlakyStore()
     with caplog.at_level(logging.INFO, logger="project.breaker"):
         call_many(breaker, store, 50)
-        breaker.clock.now += breaker.cooldown
+        clock.now += breaker.cooldown
         call_many(breaker, store, 1)  # A failed probe.
-        breaker.clock.now += breaker.cooldown
+        clock.now += breaker.cooldown
         store.down = False
         breaker.call(store)
 
