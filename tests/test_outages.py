@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from project import problems, throttling
 from project.breaker import Breaker, StoreUnavailable, cache_breaker
-from tests.helpers import ME_URL, assert_problem
+from tests.helpers import ME_URL, TOKEN_URL, assert_problem
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +37,7 @@ def database_down(db):
 def test_api_call_gets_503_with_retry_after_when_the_database_is_down(api, database_down):
     database_down()
 
-    response = api.get("/api/v1/")  # Anonymous: the rate-limit counter is the query that fails.
+    response = api.post(TOKEN_URL, {"email": "alice@example.com", "password": "x"})  # Looks the user up.
 
     body = assert_problem(response, 503, "service_unavailable")
     assert response["Retry-After"] == str(problems.RETRY_AFTER_SECONDS)
@@ -168,7 +168,7 @@ def test_an_exhausted_pool_is_a_503_not_a_500(monkeypatch):
 
         def request() -> None:
             try:
-                responses.append(APIClient().get("/api/v1/"))
+                responses.append(APIClient().post(TOKEN_URL, {"email": "alice@example.com", "password": "x"}))
             finally:
                 connection.close()
 
