@@ -92,7 +92,7 @@ class Breaker:
             )
 
     def reset(self) -> None:
-        """Closed, counters cleared (tests, and a process that starts over)."""
+        """Closed, counters cleared: a clean slate for tests."""
         with self._lock:
             self._failures = self._skipped = self._failed = 0
             self._opened_at, self._probing = None, False
