@@ -1,7 +1,7 @@
 """The user directory: roles, admin-only user management, and exact-email lookup for sharing."""
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import filters, mixins, permissions, serializers, viewsets
+from rest_framework import mixins, permissions, serializers, viewsets
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from accounts import roles, services
 from accounts.models import User, normalize_email
 from project.pagination import StrictCursorPagination
+from project.query_params import BoundedSearchFilter
 from project.serializers import BoundedListField, StrictModelSerializer
 from project.throttling import LookupRateThrottle, UserRateThrottle
 from project.views import UUID_PATTERN
@@ -81,7 +82,7 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Updat
     serializer_class = ManagedUserSerializer
     permission_classes = [permissions.IsAuthenticated, IsAdminRole]
     pagination_class = EmailPagination
-    filter_backends = [filters.SearchFilter]
+    filter_backends = [BoundedSearchFilter]
     search_fields = ["email"]
     lookup_value_regex = UUID_PATTERN
     http_method_names = ["get", "patch", "head", "options"]

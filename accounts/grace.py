@@ -12,16 +12,16 @@ gets it again (accounts.services decides, and allows it once).
 """
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
-import logging
 
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
 from django.core.cache import cache
 
-logger = logging.getLogger(__name__)
+from project.breaker import StoreUnavailable, cache_breaker
 
 
 def _cache_key(jti: str) -> str:
@@ -50,18 +50,17 @@ def remember(
     payload = json.dumps(
         {"access": access, "refresh": refresh, "jti": refresh_jti, "ip": ip_address, "ua": user_agent}
     ).encode()
-    try:
-        cache.set(_cache_key(jti), _cipher(raw_refresh).encrypt(payload), timeout=seconds)
-    except Exception:  # The cache is an optimisation here: without it a retry is a replay.
-        logger.warning("refresh grace window unavailable: cache write failed", exc_info=True)
+    token = _cipher(raw_refresh).encrypt(payload)
+    # An optimisation only: without the cache a retry is a replay. The breaker logs the outage.
+    with contextlib.suppress(StoreUnavailable):
+        cache_breaker.call(lambda: cache.set(_cache_key(jti), token, timeout=seconds))
 
 
 def forget(*, jti: str) -> None:
     """Drop a remembered answer (its rotation did not commit)."""
-    try:
-        cache.delete(_cache_key(jti))
-    except Exception:  # Harmless if it stays: its pair was never recorded, so it is never handed out.
-        logger.warning("refresh grace window unavailable: cache delete failed", exc_info=True)
+    # Harmless if it stays: its pair was never recorded, so it is never handed out.
+    with contextlib.suppress(StoreUnavailable):
+        cache_breaker.call(lambda: cache.delete(_cache_key(jti)))
 
 
 def recall(*, raw_refresh: str, jti: str) -> dict | None:
@@ -69,9 +68,8 @@ def recall(*, raw_refresh: str, jti: str) -> dict | None:
     if settings.REFRESH_GRACE_SECONDS <= 0:
         return None
     try:
-        blob = cache.get(_cache_key(jti))
-    except Exception:
-        logger.warning("refresh grace window unavailable: cache read failed", exc_info=True)
+        blob = cache_breaker.call(lambda: cache.get(_cache_key(jti)))
+    except StoreUnavailable:
         return None
     if blob is None:
         return None

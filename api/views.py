@@ -4,7 +4,7 @@ api/selectors.py, policy in api/permissions.py, writes in api/services.py."""
 from django.shortcuts import get_object_or_404
 from django.utils.functional import cached_property
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import filters, status, viewsets
+from rest_framework import status, viewsets
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -23,9 +23,10 @@ from api.serializers import (
     ProjectGrantsSerializer,
     ProjectSerializer,
 )
+from project.query_params import BoundedSearchFilter
 from project.views import UUID_PATTERN
 
-LIST_FILTERS = [filters.SearchFilter, SafeOrderingFilter]
+LIST_FILTERS = [BoundedSearchFilter, SafeOrderingFilter]
 
 
 @extend_schema_view(

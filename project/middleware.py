@@ -1,4 +1,5 @@
-"""Cross-cutting HTTP policy: request ids, body size limit, security and caching headers."""
+"""Cross-cutting HTTP policy: request ids, body size limit, security and caching headers, and a
+503 rather than a 500 when the database is unavailable."""
 
 from collections.abc import Callable
 
@@ -7,7 +8,7 @@ from django.core.signals import request_finished
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_cache_control
 
-from project.problems import problem_response
+from project.problems import database_unavailable, log_unavailable, problem_response, unavailable_response
 from project.request_id import choose_request_id, set_request_id
 
 Middleware = Callable[[HttpRequest], HttpResponse]
@@ -109,3 +110,21 @@ class SecurityHeadersMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         return apply_security_headers(request, self.get_response(request))
+
+
+class DatabaseUnavailableMiddleware:
+    """503 with Retry-After when a Django view (the admin, say) fails because the database is
+    unavailable. DRF views get the same from the exception handler, and errors raised in a
+    middleware from handler500 (project.problems.server_error)."""
+
+    def __init__(self, get_response: Middleware) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not database_unavailable(exception):
+            return None  # A bug: Django logs it and handler500 answers.
+        log_unavailable(exception)
+        return unavailable_response(request)

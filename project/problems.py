@@ -1,11 +1,20 @@
-"""RFC 9457 problem details for every error the service returns, from DRF or from Django."""
+"""RFC 9457 problem details for every error the service returns, from DRF or from Django.
 
+A 500 means a bug. An unreachable or exhausted database is an outage instead: 503
+`service_unavailable` with Retry-After, so that clients retry and load balancers can tell
+the two apart.
+"""
+
+import logging
+import sqlite3
+import sys
 from http import HTTPStatus
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
-from django.http import Http404, HttpRequest, JsonResponse
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.renderers import JSONRenderer
@@ -14,7 +23,11 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from project.errors import DomainError
 from project.request_id import current_request_id
 
+logger = logging.getLogger(__name__)
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+# Seconds a client is asked to wait after a 503: about one database restart or pool timeout.
+RETRY_AFTER_SECONDS = 5
 TYPE_PREFIX = "urn:gatehouse:problem:"
 
 # A stable title per problem type; `detail` carries the occurrence-specific text.
@@ -34,6 +47,7 @@ TITLES = {
     "unsupported_media_type": "Unsupported media type.",
     "throttled": "Too many requests.",
     "server_error": "Internal server error.",
+    "service_unavailable": "Service temporarily unavailable.",
     "bad_request": "Bad request.",
     "conflict": "Conflict with the current state.",
 }
@@ -43,6 +57,46 @@ class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is larger than this API accepts."
     default_code = "payload_too_large"
+
+
+class ServiceUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The database is unavailable. Retry after the number of seconds in Retry-After."
+    default_code = "service_unavailable"
+
+
+def database_unavailable(exc: BaseException | None) -> bool:
+    """Whether `exc` says the database cannot be reached or is exhausted (not that we erred).
+
+    Django raises OperationalError for a refused or dropped connection, a server shutting down
+    and a pool timeout, and InterfaceError for a connection already closed. On SQLite,
+    OperationalError also covers our own mistakes ("no such table"): there only a locked or busy
+    database is an outage.
+    """
+    if isinstance(exc, InterfaceError):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    if isinstance(exc.__cause__, sqlite3.OperationalError):
+        return any(word in str(exc) for word in ("locked", "busy"))
+    return True
+
+
+def log_unavailable(exc: BaseException) -> None:
+    # One line, no traceback: during an outage every request fails the same way.
+    logger.warning("database unavailable: %s: %s", type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
+
+
+def unavailable_response(request: HttpRequest) -> HttpResponse:
+    """The 503 for a request the database failed: a problem for the API, plain text elsewhere."""
+    if _wants_problem(request):
+        response = problem_response(503, "service_unavailable", ServiceUnavailable.default_detail)
+    else:
+        response = HttpResponse(
+            "Service temporarily unavailable. Try again shortly.\n", status=503, content_type="text/plain"
+        )
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def problem(status_code: int, code: str, detail: str, **extra: Any) -> dict[str, Any]:
@@ -131,6 +185,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif database_unavailable(exc):
+        log_unavailable(exc)
+        exc = ServiceUnavailable()
 
     response = drf_exception_handler(exc, context)
     if response is None:
@@ -158,6 +215,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]):
         if request is not None:
             request.accepted_renderer, request.accepted_media_type = JSONRenderer(), PROBLEM_MEDIA_TYPE
         response.content_type = PROBLEM_MEDIA_TYPE
+    if isinstance(exc, ServiceUnavailable):
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 
 
@@ -184,6 +243,10 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None, **k
 
 
 def server_error(request: HttpRequest, **kwargs):
+    # Django calls this inside its `except` block: the exception is still the current one. This is
+    # the backstop for database errors raised in a middleware, outside any view.
+    if database_unavailable(sys.exc_info()[1]):
+        return unavailable_response(request)
     if _wants_problem(request):
         return problem_response(
             500,

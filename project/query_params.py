@@ -2,17 +2,22 @@
 
 A list view accepts what its pagination, search, ordering and filterset declare; any view may
 add names in `query_params`. Values may not carry NUL (PostgreSQL refuses it) or be longer
-than QUERY_VALUE_MAX. Nothing undeclared ever reaches the ORM.
+than QUERY_VALUE_MAX. Nothing undeclared ever reaches the ORM, and a search costs at most
+SEARCH_MAX_TERMS substring matches per field (BoundedSearchFilter).
 """
 
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 from rest_framework import filters
+from rest_framework.exceptions import ValidationError
 
 from project.problems import problem_response
 
 QUERY_VALUE_MAX = 1000
+# Each search term is one more case-insensitive substring match per searched field on every
+# candidate row: 500 one-letter terms (within QUERY_VALUE_MAX) cost 70 times a plain list.
+SEARCH_MAX_TERMS = 8
 EMPTY_ALLOWED = {"search"}  # An empty search box means "no search"; elsewhere empty is a mistake.
 OUR_MODULES = ("accounts.", "api.", "project.")
 
@@ -35,6 +40,22 @@ def accepted_query_params(view_cls: type, action: str | None) -> set[str]:
     if filterset is not None:
         accepted |= set(filterset.base_filters)
     return accepted
+
+
+class BoundedSearchFilter(filters.SearchFilter):
+    """DRF's search, refusing more than SEARCH_MAX_TERMS terms with a 400 naming `search`.
+
+    Repeated terms count once: they cannot narrow the result further.
+    """
+
+    def get_search_terms(self, request) -> list[str]:
+        terms = list(dict.fromkeys(super().get_search_terms(request)))
+        if len(terms) > SEARCH_MAX_TERMS:
+            raise ValidationError(
+                {self.search_param: [f"At most {SEARCH_MAX_TERMS} search terms; this search has {len(terms)}."]},
+                code="max_terms",
+            )
+        return terms
 
 
 class DeclaredQueryParamsMiddleware:

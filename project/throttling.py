@@ -4,9 +4,11 @@ DRF's built-in throttles read a history from the cache, change it and write it b
 concurrent requests on several workers race and let more through than the limit. Here each
 request is one atomic increment of a fixed-window counter: Redis INCR in production, an
 upsert on the database on the embedded default. Both are exact across every worker.
+Redis is called through the circuit breaker (project/breaker.py): while it is down, requests
+skip it at once and are let through (fail-open); the database path has no breaker, since
+without the database there is no answer to give anyway.
 """
 
-import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,9 +20,8 @@ from django.http import HttpRequest, HttpResponse
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
+from project.breaker import StoreUnavailable, cache_breaker
 from project.clients import client_ip
-
-logger = logging.getLogger(__name__)
 
 PERIODS = {
     "s": 1,
@@ -68,6 +69,7 @@ def hit(key: str, period: int) -> tuple[int, int]:
 
     One atomic operation either way: Redis INCR, or an INSERT ... ON CONFLICT DO UPDATE
     ... RETURNING on the database (SQLite and PostgreSQL), never a read-then-write.
+    Raises StoreUnavailable when Redis fails or its breaker is open.
     """
     now = time.time()
     window = int(now // period)
@@ -75,11 +77,15 @@ def hit(key: str, period: int) -> tuple[int, int]:
     full_key = f"ratelimit:{key}:{window}"
     if settings.REDIS_URL:
         redis_key = cache.make_key(full_key)
-        pipe = _redis_client().pipeline()
-        pipe.incr(redis_key)
-        pipe.expire(redis_key, period + 1)
-        count, _ = pipe.execute()
-        return int(count), reset
+
+        def incr() -> int:
+            pipe = _redis_client().pipeline()
+            pipe.incr(redis_key)
+            pipe.expire(redis_key, period + 1)
+            count, _ = pipe.execute()
+            return count
+
+        return int(cache_breaker.call(incr)), reset
     expires_at = datetime.fromtimestamp((window + 1) * period, tz=UTC)
     with connection.cursor() as cursor:
         cursor.execute(UPSERT_COUNTER, [full_key[:200], expires_at])
@@ -98,8 +104,8 @@ def record_quota(request: Request | HttpRequest, quota: Quota) -> None:
 class SharedRateThrottle(BaseThrottle):
     """A fixed-window limit per `scope`, counted per identity (user, or client IP).
 
-    Rates come from settings.RATE_LIMITS[scope]. If the store is unreachable the request is
-    let through (fail-open) and the failure is logged: rate limits protect capacity, and an
+    Rates come from settings.RATE_LIMITS[scope]. If Redis is unreachable the request is let
+    through (fail-open; the breaker logs the outage once): rate limits protect capacity, and an
     outage of Redis should not become an outage of the API. Revocation fails closed.
     """
 
@@ -121,8 +127,7 @@ class SharedRateThrottle(BaseThrottle):
             return True
         try:
             count, reset = hit(f"{self.scope}:{ident}", self.period)
-        except Exception:
-            logger.warning("rate limit store unreachable: allowing the request", exc_info=True)
+        except StoreUnavailable:
             return True
         record_quota(request, Quota(self.limit, max(0, self.limit - count), reset))
         if count > self.limit:

@@ -32,8 +32,11 @@ def test_database_url() -> str:
 
 
 @contextmanager
-def gunicorn(*, workers: int = 2, **env: str) -> Iterator[str]:
-    """Serve the app on a free loopback port; yields its base URL. Needs transactional tests."""
+def gunicorn(*, workers: int = 2, args: tuple[str, ...] = (), **env: str) -> Iterator[str]:
+    """Serve the app on a free loopback port; yields its base URL. Needs transactional tests.
+
+    gunicorn reads gunicorn.conf.py from the checkout; `args` adds or overrides command-line options.
+    """
     port = free_port()
     environment = {
         **os.environ,
@@ -43,7 +46,17 @@ def gunicorn(*, workers: int = 2, **env: str) -> Iterator[str]:
         **env,
     }
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "project.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)],
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "project.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            *args,
+        ],
         cwd=ROOT,
         env=environment,
         stdout=subprocess.DEVNULL,
@@ -66,11 +79,18 @@ def gunicorn(*, workers: int = 2, **env: str) -> Iterator[str]:
         server.wait(timeout=20)
 
 
-def call(url: str, *, method: str = "GET", headers: dict[str, str] | None = None, body: bytes | None = None):
-    """(status, body bytes) of one HTTP request, errors included."""
+def call(
+    url: str,
+    *,
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+    timeout: float = 20,
+):
+    """(status, body bytes) of one HTTP request, errors included (a timeout raises)."""
     request = Request(url, method=method, headers=headers or {}, data=body)
     try:
-        with urlopen(request, timeout=20) as response:
+        with urlopen(request, timeout=timeout) as response:
             return response.status, response.read()
     except HTTPError as error:
         return error.code, error.read()

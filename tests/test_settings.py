@@ -252,8 +252,35 @@ def test_tokens_are_signed_with_a_key_separate_from_the_secret_key():
 def test_database_connections_persist_with_health_checks():
     database = project_settings.DATABASES["default"]
 
-    assert database["CONN_MAX_AGE"] > 0
-    assert database["CONN_HEALTH_CHECKS"] is True
+    if database["ENGINE"] == "django.db.backends.postgresql":
+        # The pool keeps them (and checks each before lending it); Django must not as well.
+        assert database["OPTIONS"]["pool"]["max_size"] > 0
+        assert database["CONN_MAX_AGE"] == 0
+    else:
+        assert database["CONN_MAX_AGE"] > 0
+        assert database["CONN_HEALTH_CHECKS"] is True
+
+
+def test_postgresql_gets_a_pool_sized_from_the_environment():
+    values = settings_values(
+        "DATABASES",
+        DATABASE_URL="postgres://gatehouse@127.0.0.1:5432/gatehouse",
+        DB_POOL_MIN="2",
+        DB_POOL_MAX="8",
+        DB_POOL_TIMEOUT="1.5",
+    )
+
+    database = values["DATABASES"]["default"]
+    assert database["OPTIONS"]["pool"] == {"min_size": 2, "max_size": 8, "timeout": 1.5}
+    assert database["CONN_MAX_AGE"] == 0
+
+
+def test_postgresql_pool_can_be_turned_off():
+    values = settings_values("DATABASES", DATABASE_URL="postgres://gatehouse@127.0.0.1:5432/gatehouse", DB_POOL_MAX="0")
+
+    database = values["DATABASES"]["default"]
+    assert "pool" not in database.get("OPTIONS", {})
+    assert database["CONN_MAX_AGE"] == 60
 
 
 @pytest.mark.parametrize("document", [".env.example", "docs/configuration.md"])
