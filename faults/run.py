@@ -1,0 +1,228 @@
+"""Run the fault suite: private services, Gatehouse in production mode, load, faults, audit, table.
+
+Exits 1 on any durability or leak violation, on any 500 (unless --allow-500), and on a fault
+the service did not recover from within its after-phase. Everything started is stopped and the
+temporary directory removed on the way out, whatever the way out (Ctrl-C, SIGTERM, an error).
+"""
+
+import argparse
+import atexit
+import json
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from faults import audit, inject
+from faults.app import Gatehouse
+from faults.load import Journal, Load, ok, probe, read_journal
+from faults.services import PrivatePostgres, PrivateRedis, wait_until
+
+GRACE_SECONDS = 5  # REFRESH_GRACE_SECONDS: the production default, which the suite does not override.
+PROBES = ("probe_me", "probe_refresh")  # Their 401 is the expected answer.
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m faults", description=__doc__.splitlines()[0])
+    parser.add_argument("--short", action="store_true", help="CI size: fewer clients, shorter phases (< 3 min).")
+    parser.add_argument("--only", action="append", choices=sorted(inject.BY_NAME), help="Run this fault (repeatable).")
+    parser.add_argument("--clients", type=int, help="Concurrent clients, one user each (default 8, short 4).")
+    parser.add_argument(
+        "--seconds-per-phase", type=float, help="Load before and after each fault (default 10, short 4)."
+    )
+    parser.add_argument("--allow-500", action="store_true", help="Report 500s without failing on them.")
+    parser.add_argument("--keep", action="store_true", help="Keep the temporary directory (journal, logs).")
+    args = parser.parse_args(argv)
+    args.clients = args.clients or (4 if args.short else 8)
+    args.seconds_per_phase = args.seconds_per_phase or (4.0 if args.short else 10.0)
+    return args
+
+
+class Cleanup:
+    """Stops what was started, once, in reverse order: from finally, atexit, or a signal."""
+
+    def __init__(self) -> None:
+        self.steps: list = []
+        atexit.register(self.run)
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)  # Unwinds through the finally blocks.
+
+    def add(self, step) -> None:
+        self.steps.append(step)
+
+    def run(self) -> None:
+        while self.steps:
+            step = self.steps.pop()
+            try:
+                step()
+            except Exception as exc:
+                print(f"cleanup: {exc}", file=sys.stderr)
+
+
+@dataclass
+class Window:
+    fault: inject.Fault
+    before: float
+    start: float
+    end: float
+    after_end: float
+
+
+def is_outage(status: int | str) -> bool:
+    return not isinstance(status, int) or status >= 500
+
+
+def summarize(window: Window, requests: list[dict], *, allow_500: bool) -> dict:
+    """Errors while the fault held and after it; how long after its end requests succeeded again."""
+    # A request in flight when the fault began is the fault's: it is the one a kill cuts short.
+    seen = [entry for entry in requests if entry["t1"] >= window.start and entry["t0"] < window.after_end]
+    errors = Counter(
+        str(entry["status"])
+        for entry in seen
+        if not ok(entry["status"]) and not (entry["op"] in PROBES and entry["status"] == 401)
+    )
+    outages = [entry for entry in seen if is_outage(entry["status"])]
+    recovery: float | None = 0.0
+    if outages:
+        last = max(entry["t1"] for entry in outages)
+        successes = [entry["t1"] for entry in seen if ok(entry["status"]) and entry["t0"] >= last]
+        recovery = max(0.0, min(successes) - window.end) if successes else None
+    reasons = []
+    if errors.get("500") and not allow_500:
+        reasons.append(f"{errors['500']} answers were 500")
+    if recovery is None:
+        reasons.append("no success after the last error")
+    earlier = sum(
+        1
+        for entry in requests
+        if window.before <= entry["t0"] and entry["t1"] < window.start and is_outage(entry["status"])
+    )
+    return {
+        "fault": window.fault.name,
+        "requests": len(seen),
+        "errors": dict(sorted(errors.items())),
+        "recovery": recovery,
+        "errors_before": earlier,
+        "verdict": "FAIL: " + "; ".join(reasons) if reasons else "PASS",
+    }
+
+
+def table(rows: list[dict]) -> str:
+    lines = [f"{'fault':<14} {'requests':>8}  {'errors by status':<34} {'recovery s':>10}  verdict"]
+    for row in rows:
+        errors = ", ".join(f"{status}: {count}" for status, count in row["errors"].items()) or "none"
+        recovery = "never" if row["recovery"] is None else f"{row['recovery']:.1f}"
+        lines.append(f"{row['fault']:<14} {row['requests']:>8}  {errors:<34} {recovery:>10}  {row['verdict']}")
+    return "\n".join(lines)
+
+
+def app_errors(log: Path, limit: int = 6) -> list[str]:
+    """The most frequent ERROR lines of the app's log: where the 500s came from."""
+    found: Counter = Counter()
+    for line in log.read_text(errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("level") in ("ERROR", "CRITICAL"):
+            cause = (record.get("exc_info") or "").strip().splitlines()[-1:] or [""]
+            found[f"{record.get('logger')}: {record.get('message')} | {cause[0][:160]}"] += 1
+    return [f"{count:>5} x {text}" for text, count in found.most_common(limit)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    plan = [inject.BY_NAME[name] for name in args.only] if args.only else inject.FAULTS
+    phase = args.seconds_per_phase
+    holds = {fault.name: fault.hold / 2 if args.short else fault.hold for fault in plan}
+    began = time.monotonic()
+    cleanup = Cleanup()
+    root = Path(tempfile.mkdtemp(prefix="gatehouse-faults-"))
+    if args.keep:
+        cleanup.add(lambda: print(f"kept {root}"))
+    else:
+        cleanup.add(lambda: shutil.rmtree(root, ignore_errors=True))
+    try:
+        pg = PrivatePostgres(root)
+        cleanup.add(lambda: pg.stop("immediate") if pg.running() else None)
+        pg.init()
+        redis = PrivateRedis(root)
+        cleanup.add(redis.stop)
+        redis.start()
+        app = Gatehouse(root, database_url=pg.url(), redis_url=redis.url)
+        users = app.prepare(args.clients)
+        cleanup.add(app.stop)
+        app.start()
+        wait_until(lambda: probe(app.port, "/readyz") == 200, seconds=30, what="Gatehouse /readyz")
+        stage = inject.Stage(pg=pg, redis=redis, app=app)
+        cleanup.add(stage.release)
+        print(
+            f"setup {time.monotonic() - began:.0f} s: PostgreSQL :{pg.port}, Redis :{redis.port}, "
+            f"Gatehouse :{app.port}, {args.clients} clients, {phase:g} s per phase",
+            flush=True,
+        )
+
+        journal = Journal(root / "journal.jsonl")
+        cleanup.add(journal.close)
+        planned = phase + sum(2 * phase + holds[fault.name] for fault in plan)
+        load = Load(port=app.port, users=users, journal=journal, seconds=planned + 60, max_requests=100_000, timeout=10)
+        cleanup.add(load.stop)
+        load.start()
+        time.sleep(phase)  # Warm-up: every client signed in before the first fault.
+        windows = []
+        for fault in plan:
+            before = time.time()
+            time.sleep(phase)
+            print(f"fault {fault.name}: {fault.what}", flush=True)
+            start, end = inject.run_fault(fault, stage, hold=holds[fault.name])
+            time.sleep(phase)
+            windows.append(Window(fault, before, start, end, time.time()))
+        load.stop()
+        journal.close()
+
+        entries = read_journal(journal.path)
+        requests = [entry for entry in entries if "request_id" in entry]
+        rows = [summarize(window, requests, allow_500=args.allow_500) for window in windows]
+        with pg.connect() as conn:
+            findings = audit.audit(entries, audit.load_state(conn), grace_seconds=GRACE_SECONDS)
+        report(rows, findings, requests, app.log, began)
+        (root / "results.json").write_text(
+            json.dumps({"faults": rows, "violations": findings.violations, "counts": findings.counts}, indent=2)
+        )
+        failed = bool(findings.violations) or any(row["verdict"] != "PASS" for row in rows)
+        return 1 if failed else 0
+    finally:
+        cleanup.run()
+
+
+def report(rows: list[dict], findings: audit.Findings, requests: list[dict], log: Path, began: float) -> None:
+    totals = Counter(str(entry["status"]) for entry in requests)
+    print()
+    print(table(rows))
+    print()
+    print(f"requests: {len(requests)} ({', '.join(f'{k}: {v}' for k, v in sorted(totals.items()))})")
+    print("audit counts: " + ", ".join(f"{key}={value}" for key, value in sorted(findings.counts.items())))
+    print(f"ambiguous (no definite answer, not violations): {len(findings.ambiguous)}")
+    for line in findings.ambiguous[:5]:
+        print(f"  {line}")
+    by_kind = Counter(violation.kind for violation in findings.violations)
+    print(f"violations: {len(findings.violations)}" + (f" ({dict(by_kind)})" if by_kind else ""))
+    for kind in by_kind:
+        for violation in [v for v in findings.violations if v.kind == kind][:3]:
+            print(f"  {violation.kind}: {violation.detail}")
+    errors = app_errors(log)
+    if errors:
+        print("most frequent application errors:")
+        print("\n".join(errors))
+    print(f"total {time.monotonic() - began:.0f} s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
