@@ -184,6 +184,11 @@ def check_audit_events(journal: list[dict], state: DbState, findings: Findings) 
                     f"no {event_type} event for {entry['request_id']}, which answered {entry['status']}",
                 )
             )
+    # Not violations, but what a fault cost the clients: sessions ended as replays, and retries.
+    findings.counts["refresh_reuse_events"] = sum(1 for event in state.events if event["type"] == "refresh_reuse")
+    retries = [entry for entry in requests.values() if entry["op"] == "refresh" and entry.get("attempt")]
+    findings.counts["refresh_retries"] = len(retries)
+    findings.counts["refresh_retries_ok"] = sum(1 for entry in retries if ok(entry["status"]))
     for event_type in EVENT_OF_OP.values():
         findings.counts[f"{event_type}_confirmed"] = confirmed[event_type]
         findings.counts[f"{event_type}_events"] = sum(1 for event in state.events if event["type"] == event_type)

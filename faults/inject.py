@@ -43,6 +43,9 @@ class Fault:
     inject: Callable[[Stage], None]
     restore: Callable[[Stage], None]
     hold: float  # Seconds between inject and restore, full run; the short run halves it.
+    # The database is gone: requests cannot be served (they must answer 503). Without it, the
+    # service is expected to keep answering while the fault holds, only slower.
+    outage: bool = False
 
 
 def _nothing(stage: Stage) -> None:
@@ -99,14 +102,19 @@ def _pg_stop(mode: str) -> Callable[[Stage], None]:
     return stop
 
 
+def _pg_start(stage: Stage) -> None:
+    stage.pg.start()
+
+
 FAULTS = [
-    Fault("pg-fast", "PostgreSQL stopped (pg_ctl -m fast), then started", _pg_stop("fast"), lambda s: s.pg.start(), 10),
+    Fault("pg-fast", "PostgreSQL stopped (pg_ctl -m fast), then started", _pg_stop("fast"), _pg_start, 10, outage=True),
     Fault(
         "pg-immediate",
         "PostgreSQL crashed (pg_ctl -m immediate), then started (crash recovery)",
         _pg_stop("immediate"),
-        lambda s: s.pg.start(),
+        _pg_start,
         10,
+        outage=True,
     ),
     Fault(
         "redis-stop",
@@ -133,6 +141,7 @@ FAULTS = [
         _exhaust_connections,
         _release,
         10,
+        outage=True,
     ),
 ]
 BY_NAME = {fault.name: fault for fault in FAULTS}

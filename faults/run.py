@@ -99,6 +99,12 @@ def summarize(window: Window, requests: list[dict], *, allow_500: bool) -> dict:
         reasons.append(f"{errors['500']} answers were 500")
     if recovery is None:
         reasons.append("no success after the last error")
+    # Share of the requests that ended while the fault held which got an answer that was not an outage.
+    held = [entry for entry in seen if entry["t1"] <= window.end]
+    served = sum(1 for entry in held if not is_outage(entry["status"])) / len(held) if held else 1.0
+    warning = ""
+    if not window.fault.outage and served < 0.5:
+        warning = f"WARN: only {served:.0%} served while it held"
     earlier = sum(
         1
         for entry in requests
@@ -110,16 +116,20 @@ def summarize(window: Window, requests: list[dict], *, allow_500: bool) -> dict:
         "errors": dict(sorted(errors.items())),
         "recovery": recovery,
         "errors_before": earlier,
-        "verdict": "FAIL: " + "; ".join(reasons) if reasons else "PASS",
+        "served": served,
+        "verdict": "FAIL: " + "; ".join(reasons) if reasons else warning or "PASS",
     }
 
 
 def table(rows: list[dict]) -> str:
-    lines = [f"{'fault':<14} {'requests':>8}  {'errors by status':<34} {'recovery s':>10}  verdict"]
+    lines = [f"{'fault':<14} {'requests':>8}  {'errors by status':<34} {'served':>6} {'recovery s':>10}  verdict"]
     for row in rows:
         errors = ", ".join(f"{status}: {count}" for status, count in row["errors"].items()) or "none"
         recovery = "never" if row["recovery"] is None else f"{row['recovery']:.1f}"
-        lines.append(f"{row['fault']:<14} {row['requests']:>8}  {errors:<34} {recovery:>10}  {row['verdict']}")
+        served = f"{row['served']:.0%}"
+        lines.append(
+            f"{row['fault']:<14} {row['requests']:>8}  {errors:<34} {served:>6} {recovery:>10}  {row['verdict']}"
+        )
     return "\n".join(lines)
 
 
