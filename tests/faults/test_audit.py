@@ -108,6 +108,21 @@ def test_refresh_retry_inside_the_grace_window_is_accepted():
     assert kinds(journal, state) == set()
 
 
+def test_refresh_retry_gets_the_rotation_its_lost_first_attempt_made():
+    journal, state = clean_run()
+    # The first attempt timed out after the server rotated (its event is there); the retry got
+    # that pair back inside the grace window and wrote nothing.
+    journal[3]["status"] = "timeout"
+    journal.insert(4, request("refresh", 200, 4.5, sid="s1", presented_jti="r1", new_jti="r2"))
+    assert kinds(journal, state) == set()
+
+
+def test_accepted_refresh_without_any_event_is_a_violation():
+    journal, state = clean_run()
+    state.events = [event for event in state.events if event["type"] != "refresh"]
+    assert kinds(journal, state) == {"missing_event"}
+
+
 def test_refresh_token_accepted_again_after_the_grace_window_is_a_violation():
     journal, state = clean_run()
     journal.append(request("refresh", 200, 4 + GRACE + 2, sid="s1", presented_jti="r1", new_jti="r2"))
