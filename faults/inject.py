@@ -72,16 +72,14 @@ def _release(stage: Stage) -> None:
 def _exhaust_connections(stage: Stage) -> None:
     """Take every connection slot, then end the app's own connections so that it must ask for one."""
     _fill(stage)
-    stage.held.pop().close()  # One slot back, for the connection that ends the app's.
     hog = {conn.info.backend_pid for conn in stage.held}
-    with psycopg.connect(stage.pg.url(), autocommit=True, connect_timeout=3) as admin:
-        rows = admin.execute(
-            "SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
-        ).fetchall()
-        for (pid,) in rows:
-            if pid not in hog:
-                admin.execute("SELECT pg_terminate_backend(%s)", [pid])
-    _fill(stage)
+    # One of ours ends the others: a new connection would find no slot.
+    stage.held[0].execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+        " WHERE backend_type = 'client backend' AND NOT (pid = ANY(%s))",
+        [list(hog)],
+    )
+    _fill(stage)  # Take the slots those held, before the app can.
 
 
 def _fill(stage: Stage) -> None:

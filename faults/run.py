@@ -10,6 +10,7 @@ import atexit
 import json
 import shutil
 import signal
+import statistics
 import sys
 import tempfile
 import time
@@ -102,6 +103,7 @@ def summarize(window: Window, requests: list[dict], *, allow_500: bool) -> dict:
     # Share of the requests that ended while the fault held which got an answer that was not an outage.
     held = [entry for entry in seen if entry["t1"] <= window.end]
     served = sum(1 for entry in held if not is_outage(entry["status"])) / len(held) if held else 1.0
+    latency = statistics.median(entry["t1"] - entry["t0"] for entry in held) if held else 0.0
     warning = ""
     if not window.fault.outage and served < 0.5:
         warning = f"WARN: only {served:.0%} served while it held"
@@ -117,19 +119,28 @@ def summarize(window: Window, requests: list[dict], *, allow_500: bool) -> dict:
         "recovery": recovery,
         "errors_before": earlier,
         "served": served,
+        "p50": latency,
         "verdict": "FAIL: " + "; ".join(reasons) if reasons else warning or "PASS",
     }
 
 
+COLUMNS = (("fault", "<14"), ("requests", ">8"), ("errors by status", "<34"), ("served", ">6"), ("p50 s", ">6"))
+COLUMNS += (("recovery s", ">10"), ("verdict", ""))
+
+
 def table(rows: list[dict]) -> str:
-    lines = [f"{'fault':<14} {'requests':>8}  {'errors by status':<34} {'served':>6} {'recovery s':>10}  verdict"]
+    lines = ["  ".join(f"{title:{align}}" for title, align in COLUMNS)]
     for row in rows:
-        errors = ", ".join(f"{status}: {count}" for status, count in row["errors"].items()) or "none"
-        recovery = "never" if row["recovery"] is None else f"{row['recovery']:.1f}"
-        served = f"{row['served']:.0%}"
-        lines.append(
-            f"{row['fault']:<14} {row['requests']:>8}  {errors:<34} {served:>6} {recovery:>10}  {row['verdict']}"
+        cells = (
+            row["fault"],
+            row["requests"],
+            ", ".join(f"{status}: {count}" for status, count in row["errors"].items()) or "none",
+            f"{row['served']:.0%}",
+            f"{row['p50']:.2f}",
+            "never" if row["recovery"] is None else f"{row['recovery']:.1f}",
+            row["verdict"],
         )
+        lines.append("  ".join(f"{cell:{align}}" for cell, (_, align) in zip(cells, COLUMNS, strict=True)))
     return "\n".join(lines)
 
 
