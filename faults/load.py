@@ -45,12 +45,26 @@ class Journal:
         self.path = path
         self._file = path.open("a", encoding="utf-8")
         self._lock = threading.Lock()
+        # When the last success and the last outage (5xx, no answer) ended: the runner waits on
+        # these for a service to recover.
+        self.last_ok = 0.0
+        self.last_outage = 0.0
 
     def write(self, entry: dict) -> None:
         line = json.dumps(entry, separators=(",", ":"))
+        status = entry.get("status")
         with self._lock:
             self._file.write(line + "\n")
             self._file.flush()
+            if ok(status):
+                self.last_ok = max(self.last_ok, entry["t1"])
+            elif not isinstance(status, int) or status >= 500:
+                self.last_outage = max(self.last_outage, entry["t1"])
+
+    def recovered_since(self, moment: float) -> bool:
+        """A request succeeded after `moment` and after the last outage."""
+        with self._lock:
+            return self.last_ok > max(moment, self.last_outage)
 
     def close(self) -> None:
         with self._lock:

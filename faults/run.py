@@ -24,6 +24,7 @@ from faults.load import Journal, Load, ok, probe, read_journal
 from faults.services import PrivatePostgres, PrivateRedis, wait_until
 
 GRACE_SECONDS = 5  # REFRESH_GRACE_SECONDS: the production default, which the suite does not override.
+RECOVERY_WAIT = 30  # Seconds the after-phase may grow while no request has succeeded since the fault.
 PROBES = ("probe_me", "probe_refresh")  # Their 401 is the expected answer.
 
 
@@ -49,7 +50,8 @@ class Cleanup:
     def __init__(self) -> None:
         self.steps: list = []
         atexit.register(self.run)
-        for signum in (signal.SIGTERM, signal.SIGHUP):
+        # SIGINT too: a job started in the background of a script inherits it ignored.
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, self._on_signal)
 
     def _on_signal(self, signum: int, frame: object) -> None:
@@ -192,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
 
         journal = Journal(root / "journal.jsonl")
         cleanup.add(journal.close)
-        planned = phase + sum(2 * phase + holds[fault.name] for fault in plan)
+        planned = phase + sum(2 * phase + holds[fault.name] + RECOVERY_WAIT for fault in plan)
         load = Load(port=app.port, users=users, journal=journal, seconds=planned + 60, max_requests=100_000, timeout=10)
         cleanup.add(load.stop)
         load.start()
@@ -204,6 +206,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"fault {fault.name}: {fault.what}", flush=True)
             start, end = inject.run_fault(fault, stage, hold=holds[fault.name])
             time.sleep(phase)
+            # A slow recovery gets time to show, so it is measured rather than called "never".
+            deadline = time.time() + RECOVERY_WAIT
+            while not journal.recovered_since(end) and time.time() < deadline:
+                time.sleep(0.5)
             windows.append(Window(fault, before, start, end, time.time()))
         load.stop()
         journal.close()
