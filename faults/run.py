@@ -102,13 +102,17 @@ def summarize(window: Window, requests: list[dict], *, allow_500: bool) -> dict:
         reasons.append(f"{errors['500']} answers were 500")
     if recovery is None:
         reasons.append("no success after the last error")
-    # Share of the requests that ended while the fault held which got an answer that was not an outage.
-    held = [entry for entry in seen if entry["t1"] <= window.end]
-    served = sum(1 for entry in held if not is_outage(entry["status"])) / len(held) if held else 1.0
+    # Throughput while the fault held, against the before-phase: answers that were not an outage,
+    # per second. A request stuck for the whole hold shows here, not in the errors, until it times out.
+    held = [entry for entry in requests if window.start <= entry["t1"] <= window.end]
+    baseline = [entry for entry in requests if window.before <= entry["t1"] < window.start]
+    rate = sum(1 for entry in held if not is_outage(entry["status"])) / max(window.end - window.start, 0.001)
+    usual = sum(1 for entry in baseline if not is_outage(entry["status"])) / max(window.start - window.before, 0.001)
+    served = min(rate / usual, 1.0) if usual else 1.0
     latency = statistics.median(entry["t1"] - entry["t0"] for entry in held) if held else 0.0
     warning = ""
     if not window.fault.outage and served < 0.5:
-        warning = f"WARN: only {served:.0%} served while it held"
+        warning = f"WARN: {served:.0%} of the usual throughput while it held"
     earlier = sum(
         1
         for entry in requests

@@ -201,6 +201,15 @@ def test_fault_recovered_from_passes_and_reports_its_recovery_time():
     assert row["recovery"] == pytest.approx(4.1)
 
 
+def test_fault_the_service_should_ride_out_warns_when_throughput_collapses():
+    before = [request("me", 200, t) for t in (1, 2, 3, 4, 5, 6, 7, 8)]
+    during = [request("me", "timeout", 10.5), request("me", 200, 21)]  # Nothing served until the fault ended.
+    idle_sockets = next(fault for fault in FAULTS if fault.name == "idle-sockets")
+    row = summarize(Window(idle_sockets, before=0, start=10, end=20, after_end=30), before + during, allow_500=False)
+    assert row["served"] == 0
+    assert row["verdict"].startswith("WARN")
+
+
 def test_fault_with_a_500_fails_unless_allowed():
     requests = [request("me", 500, 15), request("me", 200, 21)]
     assert summarize(window(), requests, allow_500=False)["verdict"].startswith("FAIL")
