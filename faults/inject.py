@@ -48,10 +48,6 @@ class Fault:
     outage: bool = False
 
 
-def _nothing(stage: Stage) -> None:
-    """Faults that heal themselves (a master replaces its workers): nothing to put back."""
-
-
 def _workers_back(stage: Stage) -> None:
     wait_until(lambda: len(stage.app.workers()) >= WORKERS, seconds=30, what="gunicorn's workers")
 

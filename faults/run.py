@@ -19,11 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from faults import audit, inject
-from faults.app import Gatehouse
+from faults.app import GRACE_SECONDS, Gatehouse
 from faults.load import Journal, Load, ok, probe, read_journal
 from faults.services import PrivatePostgres, PrivateRedis, wait_until
 
-GRACE_SECONDS = 5  # REFRESH_GRACE_SECONDS: the production default, which the suite does not override.
 RECOVERY_WAIT = 30  # Seconds the after-phase may grow while no request has succeeded since the fault.
 PROBES = ("probe_me", "probe_refresh")  # Their 401 is the expected answer.
 
