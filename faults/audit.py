@@ -42,13 +42,9 @@ class Findings:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-def _requests(journal: list[dict]) -> list[dict]:
-    return [entry for entry in journal if "request_id" in entry]
-
-
 def check_projects(journal: list[dict], state: DbState, findings: Findings) -> None:
     """Every 2xx create is in the database; nothing is there that a client was told failed."""
-    creates = [entry for entry in _requests(journal) if entry["op"] == "create"]
+    creates = [entry for entry in journal if entry["op"] == "create"]
     confirmed = {entry["project_id"]: entry for entry in creates if ok(entry["status"]) and entry.get("project_id")}
     by_name = {entry["name"]: entry for entry in creates}
     for project_id, entry in confirmed.items():
@@ -99,7 +95,7 @@ def check_live_refresh_tokens(state: DbState, findings: Findings) -> None:
 def check_refresh_reuse(journal: list[dict], grace_seconds: float, findings: Findings) -> None:
     """A refresh token works once; a retry inside the grace window may get the same pair again."""
     accepted: dict[str, list[dict]] = defaultdict(list)
-    for entry in _requests(journal):
+    for entry in journal:
         if entry["op"] in ("refresh", "probe_refresh") and ok(entry["status"]) and entry.get("presented_jti"):
             accepted[entry["presented_jti"]].append(entry)
     for jti, uses in accepted.items():
@@ -120,14 +116,13 @@ def check_refresh_reuse(journal: list[dict], grace_seconds: float, findings: Fin
 
 def check_revocations(journal: list[dict], state: DbState, findings: Findings) -> None:
     """A session its client logged out is revoked, and its tokens are refused from then on."""
-    requests = _requests(journal)
-    logouts = {entry["sid"]: entry for entry in requests if entry["op"] == "logout" and ok(entry["status"])}
+    logouts = {entry["sid"]: entry for entry in journal if entry["op"] == "logout" and ok(entry["status"])}
     for session_id in logouts:
         if state.sessions.get(session_id, "missing") is None:
             findings.violations.append(
                 Violation("logout_not_revoked", f"session {session_id} is live after its logout")
             )
-    for entry in requests:
+    for entry in journal:
         logout = logouts.get(entry.get("sid", ""))
         if logout and entry["op"] != "sign_in" and entry["t0"] > logout["t1"] and ok(entry["status"]):
             findings.violations.append(
@@ -142,7 +137,7 @@ def check_revocations(journal: list[dict], state: DbState, findings: Findings) -
 
 def check_audit_events(journal: list[dict], state: DbState, findings: Findings) -> None:
     """One audit event per confirmed security action, none for an action the client was told failed."""
-    requests = {entry["request_id"]: entry for entry in _requests(journal)}
+    requests = {entry["request_id"]: entry for entry in journal}
     per_request: Counter = Counter()
     for event in state.events:
         if event["type"] in SUCCESS_EVENTS and event.get("request_id"):

@@ -39,7 +39,7 @@ def ok(status: int | str) -> bool:
 
 
 class Journal:
-    """Append-only JSONL, shared by the clients and the injector (its fault markers)."""
+    """Append-only JSONL, one line per request, shared by the clients."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
