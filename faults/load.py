@@ -192,8 +192,7 @@ class Client(threading.Thread):
             time.sleep(RETRY_AFTER)
 
     def authed(self, op: str, method: str, path: str, body: dict | None = None, **fields) -> tuple:
-        status, data, entry = self.call(op, method, path, body, token=self.access, **fields)
-        return status, data, entry
+        return self.call(op, method, path, body, token=self.access, **fields)
 
     def me(self) -> None:
         status, _, entry = self.authed("me", "GET", "/auth/me/")
