@@ -50,3 +50,13 @@ clean:
 .PHONY: bench
 bench: $(VENV)/.runtime
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
+
+# Fault suite (docs/faults.md): private PostgreSQL + Redis, Gatehouse in production mode under
+# gunicorn, a bounded load, each fault injected in turn, then the database audited. Never touches
+# the shared services. Extra options through FAULTS_ARGS, e.g. FAULTS_ARGS="--only pg-fast --keep".
+.PHONY: faults faults-short
+faults: $(VENV)/.runtime
+	$(PY) -m faults $(FAULTS_ARGS)
+
+faults-short: $(VENV)/.runtime
+	$(PY) -m faults --short $(FAULTS_ARGS)
