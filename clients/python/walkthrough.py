@@ -8,6 +8,7 @@ answer that is not the one the README shows.
 import sys
 from http import HTTPStatus
 from typing import Any, NoReturn, TypeVar
+from uuid import UUID
 
 from gatehouse_client import AuthenticatedClient, Client
 
@@ -38,6 +39,12 @@ from gatehouse_client.models import (
 )
 from gatehouse_client.types import Response
 
+
+def project_path_id(project_id: UUID) -> str:
+    """A project id as GET projects/{id}/ takes it: that route's schema types its id as a plain string."""
+    return str(project_id)
+
+
 # The demo accounts of `manage.py seed_demo` (published passwords: never in production).
 ALICE = ("alice@example.com", "demo-alice-passphrase")
 BOB = ("bob@example.com", "demo-bob-passphrase")
@@ -65,10 +72,14 @@ def expect_empty(step: str, response: Response[Any]) -> None:
         fail(step, f"expected 204, got {response.status_code.value}: {response.content!r}")
 
 
+def passed(step: str) -> None:
+    print(f"ok   {step}")
+
+
 def check(step: str, condition: bool, why: str) -> None:
     if not condition:
         fail(step, why)
-    print(f"ok   {step}")
+    passed(step)
 
 
 def main(base_url: str) -> None:
@@ -140,23 +151,27 @@ def main(base_url: str) -> None:
     check(step, bool(bob_tokens.access), "no access token")
 
     step = "bob reads the project (GET projects/{id}/ -> 200)"
-    # Conversion: this route types its path id as a plain string (the sharing routes take a UUID).
-    seen = expect(step, get_project.sync_detailed(str(project.id), client=as_user(bob_tokens)), HTTPStatus.OK, Project)
+    seen = expect(
+        step, get_project.sync_detailed(project_path_id(project.id), client=as_user(bob_tokens)), HTTPStatus.OK, Project
+    )
     check(step, seen.id == project.id and seen.permissions == ["view"], f"got {seen.id} with {seen.permissions}")
 
     step = "alice revokes bob's grant (DELETE projects/{id}/permissions/users/{user_id}/ -> 204)"
     expect_empty(step, unshare_project_with_user.sync_detailed(project.id, bob.id, client=as_user(tokens)))
-    check(step, True, "")
+    passed(step)
 
     step = "bob no longer sees the project (GET projects/{id}/ -> 404)"
     problem = expect(
-        step, get_project.sync_detailed(str(project.id), client=as_user(bob_tokens)), HTTPStatus.NOT_FOUND, Problem
+        step,
+        get_project.sync_detailed(project_path_id(project.id), client=as_user(bob_tokens)),
+        HTTPStatus.NOT_FOUND,
+        Problem,
     )
     check(step, problem.type_ == "urn:gatehouse:problem:not_found", f"got {problem.type_}")
 
     step = "alice logs out (POST auth/logout/ with her refresh token -> 204)"
     expect_empty(step, log_out.sync_detailed(client=as_user(tokens), body=LogoutRequest(refresh=tokens.refresh)))
-    check(step, True, "")
+    passed(step)
 
     step = "alice's access token is refused (GET auth/me/ -> 401)"
     problem = expect(step, get_me.sync_detailed(client=as_user(tokens)), HTTPStatus.UNAUTHORIZED, Problem)
