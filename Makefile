@@ -60,3 +60,9 @@ faults: $(VENV)/.runtime
 
 faults-short: $(VENV)/.runtime
 	$(PY) -m faults --short $(FAULTS_ARGS)
+
+# Generated clients (README "Generate a client"): a Python and a TypeScript client from the schema,
+# each type-checked against and walking the README on a live server (.ci/clients), under a minute.
+.PHONY: clients
+clients: $(VENV)/.dev
+	.ci/clients
