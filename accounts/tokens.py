@@ -183,7 +183,7 @@ class TypedTokenMixin:
             raise TokenMalformed(_("Token has no type."))
         if token_type != self.token_type:
             raise TokenWrongType(
-                _('Token has the wrong type: "{actual}" where "{expected}" is needed.').format(
+                _("Token has the wrong type: this takes {expected} tokens, not {actual} tokens.").format(
                     actual=str(token_type)[:16], expected=self.token_type
                 )
             )
