@@ -28,8 +28,8 @@ class SessionJWTAuthentication(JWTAuthentication):
 
     def get_raw_token(self, header: bytes) -> bytes | None:
         # simplejwt passes a header of another scheme on as "no credentials", which tells a client
-        # sending `Token x` or `JWT x` nothing about its mistake. Session-cookie login never sends
-        # an Authorization header, so nothing else could have used it.
+        # sending `Token x` or `JWT x` nothing about its mistake. No other authentication here reads
+        # the header (session login uses the cookie); a proxy's own Basic auth must not be forwarded.
         parts = header.split()
         if parts and parts[0] not in AUTH_HEADER_TYPE_BYTES:
             raise AuthenticationFailed(
