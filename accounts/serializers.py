@@ -8,12 +8,12 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions, serializers
 from rest_framework.fields import get_error_detail
 from rest_framework_simplejwt import serializers as jwt_serializers
-from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.exceptions import TokenError
 
 from accounts import audit, lockout, services
 from accounts.authentication import current_session_id
 from accounts.models import AuthSession, SecurityEvent, User, normalize_email
-from accounts.tokens import SESSION_CLAIM, SessionAccessToken
+from accounts.tokens import SESSION_CLAIM, SessionAccessToken, SessionRevoked, TokenMalformed
 from project.clients import client_ip, user_agent
 from project.serializers import StrictFieldsMixin, StrictModelSerializer, StrictSerializer
 
@@ -99,7 +99,9 @@ class TokenRefreshSerializer(StrictSerializer):
                 user_agent=user_agent(request),
             )
         except services.RefreshRejected as exc:
-            raise InvalidToken(str(exc)) from exc
+            # Signed by us, but used, revoked or unknown: the session is over, sign in again. The
+            # message says which of these (a reuse names itself); the view answers session_revoked.
+            raise SessionRevoked(str(exc)) from exc
         return {"access": issued.access, "refresh": issued.refresh}
 
 
@@ -116,9 +118,9 @@ class TokenVerifySerializer(StrictSerializer):
         token = SessionAccessToken(attrs["token"])
         session_id = token.get(SESSION_CLAIM)
         if not services.is_uuid(session_id):
-            raise TokenError("Token is revoked.")
+            raise TokenMalformed("Token contained no recognizable session.")
         if not AuthSession.objects.active().filter(id=session_id, user__is_active=True).exists():
-            raise TokenError("Token is revoked.")
+            raise SessionRevoked("The token's session has ended or the account is unavailable.")
         return {}
 
 

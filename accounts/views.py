@@ -8,8 +8,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt import views as jwt_views
+from rest_framework_simplejwt.exceptions import TokenError
 
 from accounts import serializers, services
+from accounts.tokens import invalid_token
 from project import throttling
 
 NO_CONTENT = OpenApiResponse(description="Done; no body.")
@@ -19,6 +21,16 @@ class PublicTokenView(jwt_views.TokenViewBase):
     """simplejwt's view: no authentication, errors as 401 with `WWW-Authenticate: Bearer`."""
 
     documents_401 = True
+
+    def post(self, request: Request, *args, **kwargs) -> Response:
+        # simplejwt's post, translating a refused token with accounts.tokens.invalid_token so the
+        # problem keeps its code (token_expired, session_revoked...) instead of `token_not_valid`.
+        serializer = self.get_serializer(data=request.data)
+        try:
+            serializer.is_valid(raise_exception=True)
+        except TokenError as exc:
+            raise invalid_token(exc) from exc
+        return Response(serializer.validated_data, status=status.HTTP_200_OK)
 
 
 @extend_schema(tags=["auth"], responses={200: serializers.TokenPairSerializer}, summary="Sign in")

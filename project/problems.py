@@ -6,6 +6,7 @@ the two apart.
 """
 
 import logging
+import re
 import sqlite3
 import sys
 from http import HTTPStatus
@@ -30,6 +31,22 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 RETRY_AFTER_SECONDS = 5
 TYPE_PREFIX = "urn:gatehouse:problem:"
 
+# simplejwt's own codes, in the terms of ours (accounts.tokens): a user it cannot find, or finds
+# inactive, is an ended session (never "no such account"), and a header it cannot split is malformed.
+TOKEN_CODES = {
+    "user_not_found": "session_revoked",
+    "user_inactive": "session_revoked",
+    "bad_authorization_header": "token_malformed",
+    "token_not_valid": "token_malformed",
+}
+# 401s caused by a bad token: RFC 6750 3.1 `error="invalid_token"` in the challenge. Other 401s
+# (no credentials, another scheme, a wrong password) get the bare challenge, as 3.1 asks.
+INVALID_TOKEN_CODES = frozenset(
+    {"token_expired", "token_malformed", "token_bad_signature", "token_wrong_type", "session_revoked"}
+)
+# RFC 6750 3: error_description is printable ASCII without `"` and `\`.
+_DESCRIPTION_UNSAFE = re.compile(r"[^\x20-\x21\x23-\x5b\x5d-\x7e]")
+
 # A stable title per problem type; `detail` carries the occurrence-specific text.
 TITLES = {
     "validation_error": "Your request is not valid.",
@@ -37,7 +54,12 @@ TITLES = {
     "not_authenticated": "Authentication required.",
     "authentication_failed": "Authentication failed.",
     "no_active_account": "Authentication failed.",
-    "token_not_valid": "Authentication failed.",
+    "token_expired": "The token has expired.",
+    "token_malformed": "The token is malformed.",
+    "token_bad_signature": "The token was not signed by this service.",
+    "token_wrong_type": "The token is of the wrong type.",
+    "session_revoked": "The session has ended.",
+    "unsupported_auth_scheme": "Unsupported authorization scheme.",
     "permission_denied": "Permission denied.",
     "superuser_protected": "Permission denied.",
     "not_found": "Not found.",
@@ -175,6 +197,12 @@ def api_exception(exc: DomainError) -> exceptions.APIException:
     return error
 
 
+def invalid_token_challenge(challenge: str, detail: str) -> str:
+    """DRF's `Bearer realm="api"` with RFC 6750's error parameters added."""
+    description = _DESCRIPTION_UNSAFE.sub("?", detail)
+    return f'{challenge}, error="invalid_token", error_description="{description}"'
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]):
     """DRF's handler, then rewritten as problem details (`errors` lists each invalid field)."""
     if isinstance(exc, DomainError):
@@ -203,9 +231,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]):
         )
     else:
         code = _code_of(exc)
-        if code in ("user_not_found", "user_inactive", "token_revoked", "bad_authorization_header"):
-            code = "token_not_valid"
+        code = TOKEN_CODES.get(code, code)
         body = problem(response.status_code, code, _detail_text(exc.detail))
+        if code in INVALID_TOKEN_CODES and response.has_header("WWW-Authenticate"):
+            response["WWW-Authenticate"] = invalid_token_challenge(response["WWW-Authenticate"], body["detail"])
 
     response.data = body
     request = context.get("request")

@@ -54,7 +54,7 @@ def test_cannot_authenticate_with_an_expired_token(user, tokens):
     response = bearer(expired).get(ME_URL)
 
     assert_refused(response)
-    assert response.json()["type"].endswith(":token_not_valid")
+    assert response.json()["type"].endswith(":token_expired")
 
 
 def test_cannot_authenticate_with_a_refresh_token(tokens):

@@ -297,7 +297,7 @@ def test_a_retired_key_stops_verifying_at_its_retire_at(key_file, user):
 
     # The token itself has not expired; its key has been retired for good.
     assert jwt.decode(old.access, options={"verify_signature": False})["exp"] > time.time()
-    assert_problem(bearer(old.access).get(ME_URL), 401, "token_not_valid")
+    assert_problem(bearer(old.access).get(ME_URL), 401, "token_bad_signature")
 
 
 def test_a_worker_accepts_a_key_rotated_by_another_process_without_a_restart(key_file, user, tokens):

@@ -28,7 +28,7 @@ def test_can_log_out(tokens):
     assert response.content == b""
     session = AuthSession.objects.get(pk=tokens.session.pk)
     assert session.revoke_reason == AuthSession.RevokeReason.LOGOUT
-    assert_problem(APIClient().post(REFRESH_URL, {"refresh": tokens.refresh}), 401, "token_not_valid")
+    assert_problem(APIClient().post(REFRESH_URL, {"refresh": tokens.refresh}), 401, "session_revoked")
     # The access token dies at once, not at its expiry.
     assert_problem(client.get(ME_URL), 401)
 

@@ -55,7 +55,7 @@ def test_cannot_reuse_a_refresh_token_and_the_whole_session_ends(api, tokens, se
 
     replay = api.post(REFRESH_URL, {"refresh": tokens.refresh})
 
-    assert_problem(replay, 401, "token_not_valid")
+    assert_problem(replay, 401, "session_revoked")
     assert replay["WWW-Authenticate"].startswith("Bearer")
     session = AuthSession.objects.get(pk=tokens.session.pk)
     assert session.revoked_at is not None
@@ -70,7 +70,7 @@ def test_cannot_reuse_a_refresh_token_once_its_successor_was_used(api, tokens):
     second = api.post(REFRESH_URL, {"refresh": tokens.refresh}).json()
     third = api.post(REFRESH_URL, {"refresh": second["refresh"]}).json()
 
-    assert_problem(api.post(REFRESH_URL, {"refresh": tokens.refresh}), 401, "token_not_valid")
+    assert_problem(api.post(REFRESH_URL, {"refresh": tokens.refresh}), 401, "session_revoked")
 
     assert AuthSession.objects.get(pk=tokens.session.pk).revoke_reason == AuthSession.RevokeReason.REFRESH_REUSE
     assert_problem(api.post(REFRESH_URL, {"refresh": third["refresh"]}), 401)
@@ -91,7 +91,7 @@ def test_reusing_a_refresh_token_leaves_other_sessions_alone(api, user, tokens, 
 def test_cannot_refresh_after_logout(api, tokens):
     services.session_revoke(session=tokens.session, reason=AuthSession.RevokeReason.LOGOUT)
 
-    assert_problem(api.post(REFRESH_URL, {"refresh": tokens.refresh}), 401, "token_not_valid")
+    assert_problem(api.post(REFRESH_URL, {"refresh": tokens.refresh}), 401, "session_revoked")
     assert RefreshTokenRecord.objects.count() == 1
 
 
@@ -99,12 +99,12 @@ def test_cannot_refresh_for_a_deactivated_user(api, user, tokens):
     user.is_active = False
     user.save()
 
-    assert_problem(api.post(REFRESH_URL, {"refresh": tokens.refresh}), 401, "token_not_valid")
+    assert_problem(api.post(REFRESH_URL, {"refresh": tokens.refresh}), 401, "session_revoked")
     assert RefreshTokenRecord.objects.count() == 1
 
 
 def test_cannot_refresh_with_an_access_token(api, tokens):
-    assert_problem(api.post(REFRESH_URL, {"refresh": tokens.access}), 401, "token_not_valid")
+    assert_problem(api.post(REFRESH_URL, {"refresh": tokens.access}), 401, "token_wrong_type")
     assert RefreshTokenRecord.objects.count() == 1
 
 
@@ -113,7 +113,7 @@ def test_cannot_refresh_with_a_validly_signed_token_that_was_never_issued(api, u
     token = SessionRefreshToken.for_user(user)
     token["sid"] = str(tokens.session.id)
 
-    assert_problem(api.post(REFRESH_URL, {"refresh": str(token)}), 401, "token_not_valid")
+    assert_problem(api.post(REFRESH_URL, {"refresh": str(token)}), 401, "session_revoked")
     assert RefreshTokenRecord.objects.count() == 1
 
 
@@ -121,20 +121,23 @@ def test_cannot_refresh_with_a_token_signed_with_another_key(api, tokens):
     payload = claims(tokens.refresh)
 
     for key in (settings.SECRET_KEY, "not-the-signing-key-" * 3):
-        assert_problem(api.post(REFRESH_URL, {"refresh": forge(payload, key=key)}), 401, "token_not_valid")
+        assert_problem(api.post(REFRESH_URL, {"refresh": forge(payload, key=key)}), 401, "token_bad_signature")
     assert RefreshTokenRecord.objects.count() == 1
 
 
 def test_cannot_refresh_with_an_expired_token(api, tokens):
     payload = {**claims(tokens.refresh), "exp": int(time.time()) - 10}
 
-    assert_problem(api.post(REFRESH_URL, {"refresh": signed(payload)}), 401, "token_not_valid")
+    assert_problem(api.post(REFRESH_URL, {"refresh": signed(payload)}), 401, "token_expired")
     assert RefreshTokenRecord.objects.count() == 1
 
 
-@pytest.mark.parametrize("garbage", ["garbage", "a.b.c", "eyJhbGciOiJub25lIn0.e30."])
-def test_cannot_refresh_with_garbage(api, garbage):
-    assert_problem(api.post(REFRESH_URL, {"refresh": garbage}), 401, "token_not_valid")
+@pytest.mark.parametrize(
+    ("garbage", "code"),
+    [("garbage", "token_malformed"), ("a.b.c", "token_malformed"), ("eyJhbGciOiJub25lIn0.e30.", "token_bad_signature")],
+)
+def test_cannot_refresh_with_garbage(api, garbage, code):
+    assert_problem(api.post(REFRESH_URL, {"refresh": garbage}), 401, code)
 
 
 @pytest.mark.parametrize(
@@ -175,13 +178,13 @@ def test_can_verify_a_live_access_token(api, tokens):
 def test_cannot_verify_a_token_of_a_revoked_session(api, tokens):
     services.session_revoke(session=tokens.session, reason=AuthSession.RevokeReason.LOGOUT)
 
-    assert_problem(api.post(VERIFY_URL, {"token": tokens.access}), 401, "token_not_valid")
+    assert_problem(api.post(VERIFY_URL, {"token": tokens.access}), 401, "session_revoked")
 
 
 def test_cannot_verify_a_token_of_a_deactivated_user(api, user, tokens):
     services.user_set_active(user=user, is_active=False)
 
-    assert_problem(api.post(VERIFY_URL, {"token": tokens.access}), 401, "token_not_valid")
+    assert_problem(api.post(VERIFY_URL, {"token": tokens.access}), 401, "session_revoked")
 
 
 def test_cannot_verify_a_refresh_token_used_or_not(api, tokens):
@@ -191,25 +194,28 @@ def test_cannot_verify_a_refresh_token_used_or_not(api, tokens):
     assert api.post(REFRESH_URL, {"refresh": tokens.refresh}).status_code == 200
     used = api.post(VERIFY_URL, {"token": tokens.refresh})
 
-    assert_problem(unused, 401, "token_not_valid")
+    assert_problem(unused, 401, "token_wrong_type")
     assert without_request_id(used.json()) == without_request_id(unused.json())
 
 
 def test_cannot_verify_an_expired_token(api, user, tokens):
     payload = access_claims(user.id, tokens.session.id, exp=int(time.time()) - 1)
 
-    assert_problem(api.post(VERIFY_URL, {"token": signed(payload)}), 401, "token_not_valid")
+    assert_problem(api.post(VERIFY_URL, {"token": signed(payload)}), 401, "token_expired")
 
 
 def test_cannot_verify_a_token_of_an_expired_session(api, tokens):
     AuthSession.objects.filter(pk=tokens.session.pk).update(expires_at=timezone.now())
 
-    assert_problem(api.post(VERIFY_URL, {"token": tokens.access}), 401, "token_not_valid")
+    assert_problem(api.post(VERIFY_URL, {"token": tokens.access}), 401, "session_revoked")
 
 
-@pytest.mark.parametrize("garbage", ["garbage", "a.b.c", "eyJhbGciOiJub25lIn0.e30."])
-def test_cannot_verify_garbage(api, garbage):
-    assert_problem(api.post(VERIFY_URL, {"token": garbage}), 401, "token_not_valid")
+@pytest.mark.parametrize(
+    ("garbage", "code"),
+    [("garbage", "token_malformed"), ("a.b.c", "token_malformed"), ("eyJhbGciOiJub25lIn0.e30.", "token_bad_signature")],
+)
+def test_cannot_verify_garbage(api, garbage, code):
+    assert_problem(api.post(VERIFY_URL, {"token": garbage}), 401, code)
 
 
 def test_cannot_verify_a_token_signed_with_another_algorithm(api, user, tokens):
@@ -217,7 +223,7 @@ def test_cannot_verify_a_token_signed_with_another_algorithm(api, user, tokens):
 
     forged = forge(payload, key=settings.JWT_SIGNING_KEY, algorithm="HS512")
 
-    assert_problem(api.post(VERIFY_URL, {"token": forged}), 401, "token_not_valid")
+    assert_problem(api.post(VERIFY_URL, {"token": forged}), 401, "token_bad_signature")
 
 
 @pytest.mark.parametrize(

@@ -37,7 +37,7 @@ def test_retry_after_the_new_token_was_used_is_a_replay(api, user, settings):
 
     replay = refresh(api, first["refresh"])
 
-    assert_problem(replay, 401, "token_not_valid")
+    assert_problem(replay, 401, "session_revoked")
     session = AuthSession.objects.get()
     assert session.revoke_reason == AuthSession.RevokeReason.REFRESH_REUSE
     assert_problem(bearer(third["access"]).get(ME_URL), 401)
@@ -49,7 +49,7 @@ def test_retry_after_grace_expired_is_a_replay(api, user, settings):
     second = refresh(api, first["refresh"]).json()
     cache.delete(f"refresh-grace:{claims(first['refresh'])['jti']}")  # What the window's expiry does.
 
-    assert_problem(refresh(api, first["refresh"]), 401, "token_not_valid")
+    assert_problem(refresh(api, first["refresh"]), 401, "session_revoked")
     assert AuthSession.objects.get().revoke_reason == AuthSession.RevokeReason.REFRESH_REUSE
     assert_problem(refresh(api, second["refresh"]), 401)
 
@@ -59,7 +59,7 @@ def test_grace_window_off_means_any_reuse_revokes(api, user, settings):
     first = sign_in()
     second = refresh(api, first["refresh"]).json()
 
-    assert_problem(refresh(api, first["refresh"]), 401, "token_not_valid")
+    assert_problem(refresh(api, first["refresh"]), 401, "session_revoked")
     assert_problem(bearer(second["access"]).get(ME_URL), 401)
 
 
