@@ -23,6 +23,9 @@ logger = logging.getLogger(__name__)
 Event = SecurityEvent.Type
 
 
+SESSION_ENDED = "The session has ended: sign in again."
+
+
 class RefreshRejected(Exception):
     """The refresh token was valid JWT but may not be used (used, revoked, unknown)."""
 
@@ -127,11 +130,13 @@ def _refresh_or_revoke(
             .filter(jti=token["jti"])
             .first()
         )
+        # One message for a token never issued (or its account deleted) and an ended session: the
+        # answer must not tell a holder whether the account still exists.
         if record is None or record.token_hash != token_digest(raw_refresh):
-            raise RefreshRejected("Unknown refresh token.")
+            raise RefreshRejected(SESSION_ENDED)
         session = record.session
         if not session.is_active or not session.user.is_active:
-            raise RefreshRejected("The session has ended.")
+            raise RefreshRejected(SESSION_ENDED)
         if record.used_at is None:
             return _rotate(record=record, raw_refresh=raw_refresh, ip_address=ip_address, user_agent=user_agent)
         retry = _grace_retry(record=record, raw_refresh=raw_refresh, ip_address=ip_address, user_agent=user_agent)
