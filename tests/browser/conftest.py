@@ -1,8 +1,9 @@
 """Browser fixtures: Debian's chromium driven by Playwright against the live app, with every
 console error and Content-Security-Policy violation collected and refused at the end of a test."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group
@@ -46,8 +47,9 @@ def pytest_collection_modifyitems(config, items) -> None:
 
 
 @pytest.fixture
-def page(live_server, settings, monkeypatch) -> Iterator:
-    """A fresh chromium on the live app; fails the test on any console error or CSP violation.
+def new_page(live_server, settings, monkeypatch) -> Iterator[Callable[[], Any]]:
+    """Opens chromium pages on the live app, each in its own context (its own cookies: another
+    person at another browser); fails the test on any console error or CSP violation in any of them.
 
     Started per test, after the database: Playwright's sync API keeps an event loop running on
     this thread while it is up, and the ORM refuses to run beside one unless told it may. The
@@ -61,14 +63,26 @@ def page(live_server, settings, monkeypatch) -> Iterator:
     problems: list[str] = []
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        context = browser.new_context(base_url=live_server.url)
-        context.add_init_script(REPORT_CSP_VIOLATIONS)
-        page = context.new_page()
-        page.on("console", lambda message: message.type == "error" and problems.append(f"{page.url}: {message.text}"))
-        page.on("pageerror", lambda error: problems.append(f"{page.url}: uncaught {error}"))
-        yield page
+
+        def open_page():
+            context = browser.new_context(base_url=live_server.url)
+            context.add_init_script(REPORT_CSP_VIOLATIONS)
+            page = context.new_page()
+            page.on(
+                "console", lambda message: message.type == "error" and problems.append(f"{page.url}: {message.text}")
+            )
+            page.on("pageerror", lambda error: problems.append(f"{page.url}: uncaught {error}"))
+            return page
+
+        yield open_page
         browser.close()
     assert problems == [], "console errors or CSP violations:\n" + "\n".join(problems)
+
+
+@pytest.fixture
+def page(new_page):
+    """The test's first chromium page; `new_page()` opens another, signed in as someone else."""
+    return new_page()
 
 
 @pytest.fixture
