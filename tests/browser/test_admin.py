@@ -1,6 +1,8 @@
 """The Django admin in chromium, as a superuser: its pages render and work under the
 Content-Security-Policy with no console error. One helper per page, so a new page is one more."""
 
+from collections.abc import Callable
+
 import pytest
 from axes.models import AccessAttempt
 
@@ -131,6 +133,19 @@ def filter_by_type(page, label: str):
 
 def message(page) -> str:
     return page.locator(".messagelist").inner_text()
+
+
+def refused(page, send: Callable[[], None]) -> bool:
+    """Whether `send` (a sign-in) got the lockout page: 429 with Retry-After and the time left."""
+    with page.expect_response(lambda r: "/login/" in r.url and r.request.method == "POST") as answer:
+        send()
+    shown = page.locator("#content-main").inner_text()
+    return (
+        answer.value.status == 429
+        and answer.value.headers["retry-after"] == str(15 * 60)
+        and shown.startswith("Too many failed sign-in attempts.")
+        and "Try again in 15 minutes." in shown
+    )
 
 
 def run_action(page, results, row_text: str, action: str) -> None:
@@ -289,3 +304,41 @@ def test_the_audit_trail_filters_by_type(page, superuser, make_member):
         assert (cells[1], cells[2]) == (event_type.label, ROOT)
         assert target in event.target_label
         assert event.target_label in cells[4]
+
+
+def test_a_superuser_clears_a_lockout_and_the_account_signs_in_again(
+    page, new_page, expected_statuses, superuser, make_member, settings
+):
+    settings.AXES_FAILURE_LIMIT = 2
+    expected_statuses.add(429)  # The refusal page: Chrome logs its status as a console error.
+    alice = make_member("alice@example.com", ADMIN, is_staff=True)
+    # Every browser here is 127.0.0.1, and axes counts per IP too: the superuser signs in before
+    # the lockout, which closes the sign-in form to everyone from that address.
+    operator = new_page()
+    sign_in(operator)
+
+    page.goto("/admin/login/")
+    submit_sign_in(page, alice.email, "wrong password")
+    assert page.locator(".errornote").count() == 1  # The form again, with its one message.
+    assert refused(page, lambda: submit_sign_in(page, alice.email, "wrong password again"))
+    # Locked out now: even the right password gets the refusal page.
+    page.get_by_role("link", name="Back to the sign-in form").click()
+    assert refused(page, lambda: submit_sign_in(page, alice.email, PASSWORD))
+    assert SecurityEvent.objects.filter(type=Event.LOCKOUT, detail__email=alice.email).exists()
+    assert User.objects.get(pk=alice.pk).last_login is None
+
+    # Axes owns its records (there is no Gatehouse service for them): cleared on its admin page.
+    run_action(operator, open_access_attempts(operator), alice.email, "delete_selected")
+    with operator.expect_navigation():
+        # Django writes a typographic apostrophe in this button.
+        operator.get_by_role("button", name="Yes, I\u2019m sure").click()
+    assert message(operator) == "Successfully deleted 1 access attempt."
+    assert not AccessAttempt.objects.exists()
+    [cleared] = SecurityEvent.objects.filter(type=Event.ADMIN_ACTION, detail__model="axes.accessattempt")
+    assert (cleared.actor, cleared.detail["action"]) == (superuser, "delete")
+
+    page.get_by_role("link", name="Back to the sign-in form").click()
+    submit_sign_in(page, alice.email, PASSWORD)
+    page.wait_for_url("**/admin/")
+    assert User.objects.get(pk=alice.pk).last_login is not None
+    assert SecurityEvent.objects.filter(type=Event.SIGN_IN, actor=alice, detail__via="admin").exists()
