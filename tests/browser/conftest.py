@@ -111,3 +111,14 @@ def page(new_page):
 def roles(transactional_db) -> dict[str, Group]:
     """The role groups: the live server reads committed data, so these tests are transactional."""
     return remake_roles()
+
+
+def assert_locked_out(page, send: Callable[[], None]) -> None:
+    """`send` (a sign-in at either form) gets the lockout page: 429, Retry-After and the minutes
+    left (the default cool-off, 15 minutes). The test must expect 429 (`expected_statuses`)."""
+    with page.expect_response(lambda r: "/login/" in r.url and r.request.method == "POST") as answer:
+        send()
+    assert (answer.value.status, answer.value.headers["retry-after"]) == (429, str(15 * 60))
+    shown = page.locator("#content-main").inner_text()
+    assert shown.startswith("Too many failed sign-in attempts.")
+    assert "Try again in 15 minutes." in shown

@@ -1,8 +1,6 @@
 """The Django admin in chromium, as a superuser: its pages render and work under the
 Content-Security-Policy with no console error. One helper per page, so a new page is one more."""
 
-from collections.abc import Callable
-
 import pytest
 from axes.models import AccessAttempt
 
@@ -13,6 +11,7 @@ from api import services
 from api.models import Project, ProjectGroupObjectPermission, ProjectUserObjectPermission, ShareableGroup
 from api.selectors import ProjectAccess
 from tests.api.conftest import client_for
+from tests.browser.conftest import assert_locked_out
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -133,19 +132,6 @@ def filter_by_type(page, label: str):
 
 def message(page) -> str:
     return page.locator(".messagelist").inner_text()
-
-
-def refused(page, send: Callable[[], None]) -> bool:
-    """Whether `send` (a sign-in) got the lockout page: 429 with Retry-After and the time left."""
-    with page.expect_response(lambda r: "/login/" in r.url and r.request.method == "POST") as answer:
-        send()
-    shown = page.locator("#content-main").inner_text()
-    return (
-        answer.value.status == 429
-        and answer.value.headers["retry-after"] == str(15 * 60)
-        and shown.startswith("Too many failed sign-in attempts.")
-        and "Try again in 15 minutes." in shown
-    )
 
 
 def run_action(page, results, row_text: str, action: str) -> None:
@@ -320,10 +306,10 @@ def test_a_superuser_clears_a_lockout_and_the_account_signs_in_again(
     page.goto("/admin/login/")
     submit_sign_in(page, alice.email, "wrong password")
     assert page.locator(".errornote").count() == 1  # The form again, with its one message.
-    assert refused(page, lambda: submit_sign_in(page, alice.email, "wrong password again"))
+    assert_locked_out(page, lambda: submit_sign_in(page, alice.email, "wrong password again"))
     # Locked out now: even the right password gets the refusal page.
     page.get_by_role("link", name="Back to the sign-in form").click()
-    assert refused(page, lambda: submit_sign_in(page, alice.email, PASSWORD))
+    assert_locked_out(page, lambda: submit_sign_in(page, alice.email, PASSWORD))
     assert SecurityEvent.objects.filter(type=Event.LOCKOUT, detail__email=alice.email).exists()
     assert User.objects.get(pk=alice.pk).last_login is None
 
