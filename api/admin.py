@@ -92,7 +92,9 @@ class ProjectAdmin(ServiceAdmin):
                 form.add_error(error.field if error.field in form.fields else None, error.message)
             else:
                 held = ", ".join(p for p in ("view", "change", "delete", "share") if p in now) or "nothing"
-                self.message_user(request, f"{grantee} now holds: {held}.", messages.SUCCESS)
+                # Not starting with the grantee: the admin capitalises a message's first letter,
+                # which would show bob@example.com as "Bob@example.com".
+                self.message_user(request, f"Saved. {grantee} now holds: {held}.", messages.SUCCESS)
                 return HttpResponseRedirect(request.path)
         context = {
             **self.admin_site.each_context(request),

@@ -1,8 +1,10 @@
 """Browser fixtures: Debian's chromium driven by Playwright against the live app, with every
 console error and Content-Security-Policy violation collected and refused at the end of a test."""
 
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group
@@ -45,9 +47,26 @@ def pytest_collection_modifyitems(config, items) -> None:
             item.add_marker(pytest.mark.skip(reason=MISSING_CHROMIUM))
 
 
+# Chrome's console line for any answer of 400 or more, the page itself included.
+FAILED_RESOURCE = re.compile(r"^Failed to load resource: the server responded with a status of (\d{3})\b")
+
+
 @pytest.fixture
-def page(live_server, settings, monkeypatch) -> Iterator:
-    """A fresh chromium on the live app; fails the test on any console error or CSP violation.
+def expected_statuses() -> set[int]:
+    """Error statuses a test provokes on purpose (a 429 refusal page): add them here, and Chrome's
+    "Failed to load resource" line for them is not counted as a console error. Nothing else is."""
+    return set()
+
+
+def expected(text: str, statuses: set[int]) -> bool:
+    status = FAILED_RESOURCE.match(text)
+    return status is not None and int(status[1]) in statuses
+
+
+@pytest.fixture
+def new_page(live_server, settings, monkeypatch, expected_statuses) -> Iterator[Callable[[], Any]]:
+    """Opens chromium pages on the live app, each in its own context (its own cookies: another
+    person at another browser); fails the test on any console error or CSP violation in any of them.
 
     Started per test, after the database: Playwright's sync API keeps an event loop running on
     this thread while it is up, and the ORM refuses to run beside one unless told it may. The
@@ -61,17 +80,45 @@ def page(live_server, settings, monkeypatch) -> Iterator:
     problems: list[str] = []
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        context = browser.new_context(base_url=live_server.url)
-        context.add_init_script(REPORT_CSP_VIOLATIONS)
-        page = context.new_page()
-        page.on("console", lambda message: message.type == "error" and problems.append(f"{page.url}: {message.text}"))
-        page.on("pageerror", lambda error: problems.append(f"{page.url}: uncaught {error}"))
-        yield page
+
+        def open_page():
+            context = browser.new_context(base_url=live_server.url)
+            context.add_init_script(REPORT_CSP_VIOLATIONS)
+            page = context.new_page()
+            page.on(
+                "console",
+                lambda message: (
+                    message.type == "error"
+                    and not expected(message.text, expected_statuses)
+                    and problems.append(f"{page.url}: {message.text}")
+                ),
+            )
+            page.on("pageerror", lambda error: problems.append(f"{page.url}: uncaught {error}"))
+            return page
+
+        yield open_page
         browser.close()
     assert problems == [], "console errors or CSP violations:\n" + "\n".join(problems)
+
+
+@pytest.fixture
+def page(new_page):
+    """The test's first chromium page; `new_page()` opens another, signed in as someone else."""
+    return new_page()
 
 
 @pytest.fixture
 def roles(transactional_db) -> dict[str, Group]:
     """The role groups: the live server reads committed data, so these tests are transactional."""
     return remake_roles()
+
+
+def assert_locked_out(page, send: Callable[[], None]) -> None:
+    """`send` (a sign-in at either form) gets the lockout page: 429, Retry-After and the minutes
+    left (the default cool-off, 15 minutes). The test must expect 429 (`expected_statuses`)."""
+    with page.expect_response(lambda r: "/login/" in r.url and r.request.method == "POST") as answer:
+        send()
+    assert (answer.value.status, answer.value.headers["retry-after"]) == (429, str(15 * 60))
+    shown = page.locator("#content-main").inner_text()
+    assert shown.startswith("Too many failed sign-in attempts.")
+    assert "Try again in 15 minutes." in shown

@@ -6,9 +6,11 @@ import json
 import pytest
 from django.contrib.sessions.models import Session
 
+from accounts.models import SecurityEvent, User
 from accounts.roles import EDITOR
 from api import services
 from api.models import Document, Project
+from tests.browser.conftest import assert_locked_out
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -25,10 +27,16 @@ def sign_in(page) -> None:
     """From the API root's "Log in" link, through DRF's session sign-in form, back to the root."""
     page.goto("/")
     page.get_by_role("link", name="Log in").click()
-    page.fill("#id_username", EMAIL)
-    page.fill("#id_password", PASSWORD)
-    page.click("#submit-id-submit")
+    submit_sign_in(page, PASSWORD)
     page.wait_for_url("**/api/v1/")
+
+
+def submit_sign_in(page, password: str) -> None:
+    """Fill DRF's sign-in form (the page must be on it) and send it."""
+    page.fill("#id_username", EMAIL)
+    page.fill("#id_password", password)
+    with page.expect_navigation():
+        page.click("#submit-id-submit")
 
 
 def follow(page, url: str) -> None:
@@ -46,6 +54,27 @@ def send_raw(page, form: str, body: dict, button: str) -> dict:
     status = page.locator(".response-info .meta b").first.inner_text()
     text = page.locator(".response-info pre").inner_text()
     return {"status": status, "body": json.loads(text[text.index("{") :])}
+
+
+def test_cannot_sign_in_at_the_browsable_api_when_locked_out(page, editor, expected_statuses, settings):
+    """The browsable API's form shares the lockout: the HTML refusal page, even for the right password."""
+    settings.AXES_FAILURE_LIMIT = 2
+    expected_statuses.add(429)  # The refusal page: Chrome logs its status as a console error.
+    page.goto("/api-auth/login/")
+    submit_sign_in(page, "wrong password")
+    assert_locked_out(page, lambda: submit_sign_in(page, "wrong password again"))
+
+    page.get_by_role("link", name="Back to the sign-in form").click()
+    assert_locked_out(page, lambda: submit_sign_in(page, PASSWORD))
+
+    assert not Session.objects.exists()
+    assert User.objects.get(pk=editor.pk).last_login is None
+    # Each attempt is a failure on the trail, and each one refused by the lockout a lockout too.
+    # (Sorted, not by time: two events of one request may share a timestamp.)
+    trail = SecurityEvent.objects.values_list("type", "detail__locked_out", "detail__email")
+    assert sorted(trail, key=str) == sorted(
+        [("sign_in_failed", False, EMAIL), *[("sign_in_failed", True, EMAIL), ("lockout", None, EMAIL)] * 2], key=str
+    )
 
 
 def test_can_create_a_project_from_the_raw_data_form(page, editor, live_server):
