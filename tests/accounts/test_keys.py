@@ -69,7 +69,7 @@ def key_file(settings, tmp_path) -> Path:
 @pytest.fixture
 def watch_key_file_always(monkeypatch):
     """Workers look at the key file every few seconds; here, on every use."""
-    monkeypatch.setattr(keys, "RECHECK_SECONDS", 0)
+    monkeypatch.setattr(keys.store, "RECHECK_SECONDS", 0)
 
 
 # rotate_signing_key
@@ -327,7 +327,7 @@ def test_a_worker_signs_with_the_new_key_once_it_looks_at_the_file_again(key_fil
     )
 
     assert store.current().signer.kid == old_kid  # Within RECHECK_SECONDS: the ring it had.
-    monkeypatch.setattr(keys, "RECHECK_SECONDS", 0)
+    monkeypatch.setattr(keys.store, "RECHECK_SECONDS", 0)
     assert store.current().signer.kid == rotate_elsewhere.created.kid
 
 
