@@ -3,6 +3,7 @@ the lockout's reset on a successful sign-in."""
 
 from axes.handlers.proxy import AxesProxyHandler
 from axes.signals import user_locked_out
+from django.conf import settings
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.auth.signals import user_logged_in
 from django.db.models.signals import post_save
@@ -37,6 +38,11 @@ def record_admin_action(sender, instance: LogEntry, created: bool, **kwargs) -> 
 
 @receiver(user_locked_out, dispatch_uid="audit_lockout")
 def record_lockout(sender, request, username=None, ip_address=None, **kwargs) -> None:
+    """One event when a lockout begins. axes sends the signal again for every attempt made while
+    locked out (each restarts the cool-off and is a sign_in_failed event with locked_out: true);
+    only the failure that reached the limit begins a lockout."""
+    if getattr(request, "axes_failures_since_start", None) != settings.AXES_FAILURE_LIMIT:
+        return
     audit.record(
         SecurityEvent.Type.LOCKOUT,
         detail={"email": username or username_from_request(request), "ip_address": ip_address or ""},
