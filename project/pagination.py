@@ -45,7 +45,9 @@ class StrictCursorPagination(CursorPagination):
         for parameter in parameters:
             if parameter["name"] == self.page_size_query_param:
                 parameter["schema"].update(minimum=1, maximum=self.max_page_size)
-                parameter["description"] = f"Results per page, from 1 to {self.max_page_size} (default {self.page_size})."
+                parameter["description"] = (
+                    f"Results per page, from 1 to {self.max_page_size} (default {self.page_size})."
+                )
             elif parameter["name"] == self.cursor_query_param:
                 parameter["schema"].update(minLength=1, maxLength=QUERY_VALUE_MAX)
                 parameter["description"] = "Opaque position from a previous page's `next` or `previous` link."
