@@ -102,7 +102,7 @@ class UserLookupSerializer(serializers.ModelSerializer):
     parameters=[
         OpenApiParameter(
             "email",
-            {"type": "string", "format": "email", "minLength": 1, "maxLength": 254},
+            {"type": "string", "minLength": 1, "maxLength": 254},
             required=True,
             description="The exact email address (case of the domain does not matter).",
         )

@@ -9,6 +9,7 @@ from rest_framework import permissions, serializers
 from project import idempotency
 from project.problems import PROBLEM_MEDIA_TYPE
 from project.query_params import EMPTY_ALLOWED, QUERY_VALUE_MAX
+from project.serializers import StrictFieldsMixin
 
 # Operations whose name the rule (verb + resource) would get wrong: the auth actions and sharing.
 # Keyed by method and path below /api/v1.
@@ -95,6 +96,12 @@ class ProblemAutoSchema(AutoSchema):
         if self.method == "PATCH" and not self._has_put():
             return f"update{resource}"
         return f"{VERBS[self.method]}{resource}"
+
+    def _map_basic_serializer(self, serializer, direction):
+        schema = super()._map_basic_serializer(serializer, direction)
+        if direction == "request" and isinstance(serializer, StrictFieldsMixin):
+            schema["additionalProperties"] = False  # StrictFieldsMixin refuses any other key.
+        return schema
 
     def _has_put(self) -> bool:
         actions = getattr(self.view, "action_map", None)  # Viewsets: {"put": "update", ...}

@@ -111,7 +111,7 @@ MIDDLEWARE = [
     "corsheaders.middleware.CorsMiddleware",
     "project.middleware.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    "project.middleware.APISlashMiddleware",  # CommonMiddleware; no slash redirects under /api/.
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "accounts.audit.AuditContextMiddleware",
