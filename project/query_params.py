@@ -60,7 +60,12 @@ class BoundedSearchFilter(filters.SearchFilter):
 
     def get_schema_operation_parameters(self, view) -> list[dict]:
         [parameter] = super().get_schema_operation_parameters(view)
-        parameter["schema"]["maxLength"] = QUERY_VALUE_MAX
+        # At most SEARCH_MAX_TERMS words between spaces and commas. A quoted phrase or a repeated
+        # word counts once here too, so the pattern is stricter than the server, never looser.
+        parameter["schema"].update(
+            maxLength=QUERY_VALUE_MAX,
+            pattern=rf"^[\s,]*(?:[^\s,]+[\s,]+){{0,{SEARCH_MAX_TERMS - 1}}}[^\s,]*$",
+        )
         parameter["description"] = (
             f"Words to find (at most {SEARCH_MAX_TERMS}, separated by spaces or commas; quote a phrase). "
             "Empty means no search."

@@ -4,12 +4,12 @@ signing keys, the admin, health probes, and the site root and favicon that brows
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from accounts.jwks import JWKSetView
 from accounts.login import AdminSignInView, BrowsableSignInView
 from project import health
-from project.views import RedocView, api_root, favicon, redoc_script
+from project.views import RedocView, SchemaView, api_root, favicon, redoc_script
 
 urlpatterns = [
     # The admin's "View site" and anyone typing the bare host land on the API root.
@@ -19,7 +19,7 @@ urlpatterns = [
     path("api/v1/auth/", include("accounts.urls")),
     path("api/v1/", include("accounts.directory_urls")),
     path("api/v1/", include("api.urls")),
-    path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/v1/schema/", SchemaView.as_view(), name="schema"),
     path("api/v1/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
     path("api/v1/redoc/", RedocView.as_view(url_name="schema"), name="redoc"),
     path("api/v1/redoc/redoc.standalone.js", redoc_script, name="redoc-script"),

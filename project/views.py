@@ -8,8 +8,9 @@ from django.contrib.staticfiles import finders
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.templatetags.static import static
 from django.urls import reverse as django_reverse
+from drf_spectacular.renderers import OpenApiYamlRenderer
 from drf_spectacular.utils import extend_schema
-from drf_spectacular.views import SpectacularRedocView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -48,6 +49,21 @@ def api_root(request: Request) -> Response:
     elif settings.REGISTRATION_OPEN:
         links["register"] = "auth:register"
     return Response({name: reverse(route, request=request) for name, route in links.items()})
+
+
+class PlainTextYamlRenderer(OpenApiYamlRenderer):
+    media_type = "text/plain"
+    charset = "utf-8"
+
+
+class SchemaView(SpectacularAPIView):
+    """The OpenAPI schema; a browser (which asks for HTML) gets the YAML as text/plain, shown in the
+    tab rather than downloaded as application/vnd.oai.openapi. Not as HTML: nothing to escape."""
+
+    def perform_content_negotiation(self, request, force=False):
+        if "format" not in request.query_params and "text/html" in request.headers.get("Accept", ""):
+            return PlainTextYamlRenderer(), PlainTextYamlRenderer.media_type
+        return super().perform_content_negotiation(request, force)
 
 
 # Redoc's sidebar shows its maker's logo from a CDN, hard-coded in the bundle: the page would
