@@ -19,6 +19,10 @@ QUERY_VALUE_MAX = 1000
 # Each search term is one more case-insensitive substring match per searched field on every
 # candidate row: 500 one-letter terms (within QUERY_VALUE_MAX) cost 70 times a plain list.
 SEARCH_MAX_TERMS = 8
+# Search terms are split where Python's \s matches, which is JavaScript's \s and \x1c-\x1f, \x85
+# too: spelled out, so that a pattern means the same in every regex dialect that reads the schema.
+SEPARATOR = r"[\s\x1c-\x1f\x85,]"
+WORD = r"[^\s\x1c-\x1f\x85,]"
 EMPTY_ALLOWED = {"search"}  # An empty search box means "no search"; elsewhere empty is a mistake.
 OUR_MODULES = ("accounts.", "api.", "project.")
 
@@ -60,11 +64,11 @@ class BoundedSearchFilter(filters.SearchFilter):
 
     def get_schema_operation_parameters(self, view) -> list[dict]:
         [parameter] = super().get_schema_operation_parameters(view)
-        # At most SEARCH_MAX_TERMS words between spaces and commas. A quoted phrase or a repeated
-        # word counts once here too, so the pattern is stricter than the server, never looser.
+        # At most SEARCH_MAX_TERMS words between spaces and commas. The server counts a quoted
+        # phrase or a repeated word once, so the pattern is stricter than the server, never looser.
         parameter["schema"].update(
             maxLength=QUERY_VALUE_MAX,
-            pattern=rf"^[\s,]*(?:[^\s,]+[\s,]+){{0,{SEARCH_MAX_TERMS - 1}}}[^\s,]*$",
+            pattern=rf"^{SEPARATOR}*(?:{WORD}+{SEPARATOR}+){{0,{SEARCH_MAX_TERMS - 1}}}{WORD}*$",
         )
         parameter["description"] = (
             f"Words to find (at most {SEARCH_MAX_TERMS}, separated by spaces or commas; quote a phrase). "
