@@ -11,6 +11,9 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework import serializers
 
 from accounts import roles
+
+# Refuses a malformed address with sign-in's one 401, not a 400: still a refusal, as `format` says.
+from accounts.serializers import SignInEmailField
 from api import services
 from api.filters import SafeOrderingFilter
 from project.query_params import EMPTY_ALLOWED, QUERY_VALUE_MAX, accepted_query_params
@@ -246,7 +249,7 @@ def field_expectations(field: serializers.Field) -> dict:
         return {"type": "string", "format": "uuid"}
     if isinstance(field, serializers.CharField):
         expected = {"type": "string", "maxLength": field.max_length}
-        if isinstance(field, serializers.EmailField):
+        if isinstance(field, serializers.EmailField | SignInEmailField):
             expected["format"] = "email"
         if field.min_length or not field.allow_blank:
             expected["minLength"] = field.min_length or 1
