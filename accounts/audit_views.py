@@ -37,12 +37,18 @@ class SecurityEventSerializer(serializers.ModelSerializer):
 
 
 class SecurityEventFilter(django_filters.FilterSet):
-    type = django_filters.MultipleChoiceFilter(choices=SecurityEvent.Type.choices)
-    actor = django_filters.UUIDFilter(field_name="actor_id")
-    target_type = django_filters.CharFilter(max_length=32)
-    target_id = django_filters.CharFilter(max_length=64)
-    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    type = django_filters.MultipleChoiceFilter(
+        choices=SecurityEvent.Type.choices, help_text="Events of these types (repeat the parameter for more)."
+    )
+    actor = django_filters.UUIDFilter(field_name="actor_id", help_text="Events caused by this user.")
+    target_type = django_filters.CharFilter(max_length=32, help_text="Kind of object acted on, e.g. user, project.")
+    target_id = django_filters.CharFilter(max_length=64, help_text="Id (or name) of the object acted on.")
+    since = django_filters.IsoDateTimeFilter(
+        field_name="created_at", lookup_expr="gte", help_text="Events at or after this time (ISO 8601)."
+    )
+    until = django_filters.IsoDateTimeFilter(
+        field_name="created_at", lookup_expr="lt", help_text="Events before this time (ISO 8601)."
+    )
 
     class Meta:
         model = SecurityEvent

@@ -99,7 +99,14 @@ class UserLookupSerializer(serializers.ModelSerializer):
 
 @extend_schema(
     tags=["users"],
-    parameters=[OpenApiParameter("email", str, required=True, description="The exact email address.")],
+    parameters=[
+        OpenApiParameter(
+            "email",
+            {"type": "string", "minLength": 1, "maxLength": 254},
+            required=True,
+            description="The exact email address (case of the domain does not matter).",
+        )
+    ],
     responses={200: UserLookupSerializer},
 )
 class UserLookupView(APIView):

@@ -48,7 +48,7 @@ class JWKSetView(APIView):
     @extend_schema(
         tags=["auth"],
         summary="Public signing keys",
-        operation_id="jwks_retrieve",
+        operation_id="getSigningKeys",
         responses={200: JWKSetSerializer},
         auth=[],
     )

@@ -5,6 +5,7 @@ import logging
 from django.contrib.auth import authenticate, password_validation
 from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers
 from rest_framework.fields import get_error_detail
 from rest_framework_simplejwt import serializers as jwt_serializers
@@ -36,6 +37,13 @@ class TokenPairSerializer(serializers.Serializer):
     refresh = serializers.CharField(help_text="Use once at token/refresh/ for a new pair.")
 
 
+# Any string is checked against the accounts, so a malformed address gets the same 401 as an
+# unknown one (sign-in says nothing about why); the schema still tells clients what to send.
+@extend_schema_field({"type": "string", "format": "email", "minLength": 1, "maxLength": 254})
+class SignInEmailField(serializers.CharField):
+    pass
+
+
 class TokenObtainSerializer(StrictFieldsMixin, jwt_serializers.TokenObtainSerializer):
     """Email and password in, a new session's token pair out.
 
@@ -45,7 +53,7 @@ class TokenObtainSerializer(StrictFieldsMixin, jwt_serializers.TokenObtainSerial
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["email"] = serializers.CharField(write_only=True, max_length=254)
+        self.fields["email"] = SignInEmailField(write_only=True, max_length=254)
         self.fields["password"] = jwt_serializers.PasswordField(max_length=PASSWORD_MAX)
 
     def validate(self, attrs: dict) -> dict:

@@ -74,8 +74,16 @@ class DocumentSerializer(StrictModelSerializer):
         }
 
 
+# validate_permissions refuses a repeated permission: the schema says so.
+@extend_schema_field(
+    {"type": "array", "items": {"$ref": "#/components/schemas/ProjectPermission"}, "uniqueItems": True}
+)
+class PermissionListField(BoundedListField):
+    pass
+
+
 class PermissionSetSerializer(StrictSerializer):
-    permissions = BoundedListField(
+    permissions = PermissionListField(
         child=serializers.ChoiceField(choices=PROJECT_PERMISSIONS),
         max_length=len(PROJECT_PERMISSIONS),
         allow_empty=True,

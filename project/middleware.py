@@ -1,11 +1,12 @@
-"""Cross-cutting HTTP policy: request ids, body size limit, security and caching headers, and a
-503 rather than a 500 when the database is unavailable."""
+"""Cross-cutting HTTP policy: request ids, body size limit, security and caching headers, a 503
+rather than a 500 when the database is unavailable, and no slash-appending redirects under /api/."""
 
 from collections.abc import Callable
 
 from django.conf import settings
 from django.core.signals import request_finished
 from django.http import HttpRequest, HttpResponse
+from django.middleware.common import CommonMiddleware
 from django.utils.cache import patch_cache_control
 
 from project.problems import database_unavailable, log_unavailable, problem_response, unavailable_response
@@ -128,3 +129,20 @@ class DatabaseUnavailableMiddleware:
             return None  # A bug: Django logs it and handler500 answers.
         log_unavailable(exception)
         return unavailable_response(request)
+
+
+class APISlashMiddleware(CommonMiddleware):
+    """Django's CommonMiddleware, except that under /api/ a known route asked for without its
+    trailing slash is a 404 problem naming the right URL, not APPEND_SLASH's 301: a client follows
+    that redirect with GET, so a POST would silently become a read."""
+
+    def process_request(self, request: HttpRequest) -> HttpResponse | None:
+        if request.path.startswith("/api/") and super().should_redirect_with_slash(request):
+            url = request.get_full_path(force_append_slash=True)
+            return problem_response(
+                404, "not_found", f"There is nothing at this address; every API URL ends with /: {url}"
+            )
+        return super().process_request(request)
+
+    def should_redirect_with_slash(self, request: HttpRequest) -> bool:
+        return not request.path.startswith("/api/") and super().should_redirect_with_slash(request)

@@ -1,7 +1,7 @@
 """Cursor (keyset) pagination whose bad input is a 400, like any other invalid parameter.
 
-DRF silently falls back to the default page size for `page_size=abc` or `page_size=-5` (here a
-400; a page size over the maximum is capped, as documented), and
+DRF silently falls back to the default page size for `page_size=abc` or `page_size=-5`, and caps
+one over the maximum (here all three are a 400, as the schema's `minimum`/`maximum` say), and
 answers a tampered cursor with 404, or with a database error when the position inside it does
 not fit the ordering field: clients would never learn what was wrong with their request.
 """
@@ -14,6 +14,8 @@ from django.utils import timezone
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.request import Request
+
+from project.query_params import QUERY_VALUE_MAX
 
 
 class StrictCursorPagination(CursorPagination):
@@ -29,16 +31,27 @@ class StrictCursorPagination(CursorPagination):
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
             return self.page_size
-        if not raw.isdigit() or int(raw) < 1:
+        # A fixed-width check first: int() of a thousand digits is work nobody asked for.
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 3) or not 1 <= int(raw) <= self.max_page_size:
             raise ValidationError(
-                {
-                    self.page_size_query_param: [
-                        f"A whole number from 1 (larger ones are capped at {self.max_page_size})."
-                    ]
-                },
+                {self.page_size_query_param: [f"A whole number from 1 to {self.max_page_size}."]},
                 code="invalid",
             )
-        return min(int(raw), self.max_page_size)
+        return int(raw)
+
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        # What get_page_size and decode_cursor refuse, said in the schema so clients and fuzzers agree.
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update(minimum=1, maximum=self.max_page_size)
+                parameter["description"] = (
+                    f"Results per page, from 1 to {self.max_page_size} (default {self.page_size})."
+                )
+            elif parameter["name"] == self.cursor_query_param:
+                parameter["schema"].update(minLength=1, maxLength=QUERY_VALUE_MAX)
+                parameter["description"] = "Opaque position from a previous page's `next` or `previous` link."
+        return parameters
 
     def decode_cursor(self, request: Request) -> Cursor | None:
         try:

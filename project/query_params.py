@@ -3,7 +3,8 @@
 A list view accepts what its pagination, search, ordering and filterset declare; any view may
 add names in `query_params`. Values may not carry NUL (PostgreSQL refuses it) or be longer
 than QUERY_VALUE_MAX. Nothing undeclared ever reaches the ORM, and a search costs at most
-SEARCH_MAX_TERMS substring matches per field (BoundedSearchFilter).
+SEARCH_MAX_TERMS substring matches per field (BoundedSearchFilter). A method the view does not
+take is its 405 before any of this: the query of a request that cannot be served is not judged.
 """
 
 from collections.abc import Callable
@@ -18,6 +19,10 @@ QUERY_VALUE_MAX = 1000
 # Each search term is one more case-insensitive substring match per searched field on every
 # candidate row: 500 one-letter terms (within QUERY_VALUE_MAX) cost 70 times a plain list.
 SEARCH_MAX_TERMS = 8
+# Search terms are split where Python's \s matches, which is JavaScript's \s and \x1c-\x1f, \x85
+# too: spelled out, so that a pattern means the same in every regex dialect that reads the schema.
+SEPARATOR = r"[\s\x1c-\x1f\x85,]"
+WORD = r"[^\s\x1c-\x1f\x85,]"
 EMPTY_ALLOWED = {"search"}  # An empty search box means "no search"; elsewhere empty is a mistake.
 OUR_MODULES = ("accounts.", "api.", "project.")
 
@@ -57,6 +62,20 @@ class BoundedSearchFilter(filters.SearchFilter):
             )
         return terms
 
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        [parameter] = super().get_schema_operation_parameters(view)
+        # At most SEARCH_MAX_TERMS words between spaces and commas. The server counts a quoted
+        # phrase or a repeated word once, so the pattern is stricter than the server, never looser.
+        parameter["schema"].update(
+            maxLength=QUERY_VALUE_MAX,
+            pattern=rf"^{SEPARATOR}*(?:{WORD}+{SEPARATOR}+){{0,{SEARCH_MAX_TERMS - 1}}}{WORD}*$",
+        )
+        parameter["description"] = (
+            f"Words to find (at most {SEARCH_MAX_TERMS}, separated by spaces or commas; quote a phrase). "
+            "Empty means no search."
+        )
+        return [parameter]
+
 
 class DeclaredQueryParamsMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -77,6 +96,8 @@ class DeclaredQueryParamsMiddleware:
         if view_cls is None or not view_cls.__module__.startswith(OUR_MODULES) or not request.GET:
             return None
         actions = getattr(view_func, "actions", None)  # Viewsets only: {"get": "list", ...}
+        if not _allows(view_cls, actions, request.method.lower()):
+            return None  # The method comes first: the view answers 405, whatever the query says.
         action = actions.get(request.method.lower()) if actions else None
         accepted = accepted_query_params(view_cls, action)
         for name, values in request.GET.lists():
@@ -94,6 +115,18 @@ class DeclaredQueryParamsMiddleware:
                 ],
             )
         return None
+
+
+def _allows(view_cls: type, actions: dict | None, method: str) -> bool:
+    """Whether the view has a handler for the method, as DRF's dispatch will look it up (HEAD
+    falls back to GET; OPTIONS is every APIView's)."""
+    if method not in view_cls.http_method_names:
+        return False
+    if method == "head":
+        method = "get"
+    if actions is not None:
+        return method in actions or method == "options"
+    return hasattr(view_cls, method)
 
 
 def _invalid(name: str, code: str, message: str) -> HttpResponse:

@@ -1,11 +1,37 @@
-"""OpenAPI: every operation documents the problem-details errors it can answer with."""
+"""OpenAPI: every operation documents the problem-details errors it can answer with, is named
+by one rule (camelCase verb + resource), and declares the same bounds its validators enforce."""
 
+from django.contrib.auth.models import Group
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import permissions, serializers
 
 from project import idempotency
 from project.problems import PROBLEM_MEDIA_TYPE
+from project.query_params import EMPTY_ALLOWED, QUERY_VALUE_MAX
+from project.serializers import StrictFieldsMixin
+
+# Operations whose name the rule (verb + resource) would get wrong: the auth actions and sharing.
+# Keyed by method and path below /api/v1.
+OPERATION_IDS = {
+    ("POST", "/auth/token/"): "signIn",
+    ("POST", "/auth/token/refresh/"): "refreshTokens",
+    ("POST", "/auth/token/verify/"): "verifyToken",
+    ("POST", "/auth/logout/"): "logOut",
+    ("POST", "/auth/logout-all/"): "logOutEverywhere",
+    ("POST", "/auth/register/"): "register",
+    ("POST", "/auth/password/change/"): "changePassword",
+    ("DELETE", "/auth/sessions/{id}/"): "revokeSession",
+    ("GET", "/users/lookup/"): "lookupUser",
+    ("GET", "/projects/{project_pk}/permissions/"): "getProjectPermissions",
+    ("PUT", "/projects/{project_pk}/permissions/users/{user_id}/"): "shareProjectWithUser",
+    ("DELETE", "/projects/{project_pk}/permissions/users/{user_id}/"): "unshareProjectWithUser",
+    ("PUT", "/projects/{project_pk}/permissions/groups/{group_name}/"): "shareProjectWithGroup",
+    ("DELETE", "/projects/{project_pk}/permissions/groups/{group_name}/"): "unshareProjectWithGroup",
+}
+VERBS = {"POST": "create", "PUT": "update", "PATCH": "partialUpdate", "DELETE": "delete"}
+# Path parameters that are names, not ids: their bounds come from the model field.
+NAME_PARAMETERS = {"group_name": Group._meta.get_field("name").max_length}
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     name=idempotency.HEADER,
@@ -52,6 +78,60 @@ class ProblemAutoSchema(AutoSchema):
     def get_override_parameters(self):
         parameters = super().get_override_parameters()
         return [*parameters, IDEMPOTENCY_KEY] if self._takes_idempotency_key() else parameters
+
+    def get_operation_id(self) -> str:
+        """`<verb><Resource>`: list/get/create/update/partialUpdate/delete and the last literal
+        path segment, singular unless listed; OPERATION_IDS names the rest. PATCH is `update`
+        where there is no PUT (a partial update is then the only update)."""
+        path = self.path.removeprefix("/api/v1")
+        if (self.method, path) in OPERATION_IDS:
+            return OPERATION_IDS[(self.method, path)]
+        words = [segment for segment in path.strip("/").split("/") if not segment.startswith("{")]
+        resource = "".join(word.capitalize() for word in words[-1].split("-"))
+        if self.method == "GET" and self._is_list_view():
+            return f"list{resource}"
+        resource = resource.removesuffix("s")
+        if self.method == "GET":
+            return f"get{resource}"
+        if self.method == "PATCH" and not self._has_put():
+            return f"update{resource}"
+        return f"{VERBS[self.method]}{resource}"
+
+    def _map_basic_serializer(self, serializer, direction):
+        schema = super()._map_basic_serializer(serializer, direction)
+        if direction == "request" and isinstance(serializer, StrictFieldsMixin):
+            schema["additionalProperties"] = False  # StrictFieldsMixin refuses any other key.
+        return schema
+
+    def _has_put(self) -> bool:
+        actions = getattr(self.view, "action_map", None)  # Viewsets: {"put": "update", ...}
+        handler = "put" in actions if actions else hasattr(self.view, "put")
+        return handler and "put" in self.view.http_method_names
+
+    def _get_parameters(self):
+        return [self._bounded(parameter) for parameter in super()._get_parameters()]
+
+    def _bounded(self, parameter: dict) -> dict:
+        """Say what the server refuses: ids are UUIDs (anything else is a 404 from the resolver), a
+        name is 1 to its field's length, and a query string is at most QUERY_VALUE_MAX characters and
+        never empty (the query-parameter middleware's rules)."""
+        from project.views import UUID_PATTERN  # Not at the top: its @api_view loads this module.
+
+        schema = parameter["schema"]
+        if schema.get("type") != "string":
+            return parameter
+        if parameter["in"] == "path":
+            if parameter["name"] in NAME_PARAMETERS:
+                schema.update(minLength=1, maxLength=NAME_PARAMETERS[parameter["name"]])
+            elif UUID_PATTERN in schema.get("pattern", "") or schema.get("format") == "uuid":
+                parameter["schema"] = {"type": "string", "format": "uuid"}
+        elif parameter["in"] == "query" and "enum" not in schema and "format" not in schema:
+            declared = getattr(self.view, "filterset_class", None)
+            declared = declared.base_filters.get(parameter["name"]) if declared else None
+            schema.setdefault("maxLength", (declared.extra.get("max_length") if declared else None) or QUERY_VALUE_MAX)
+            if parameter["name"] not in EMPTY_ALLOWED:
+                schema.setdefault("minLength", 1)
+        return parameter
 
     def _problem(self, status_code: str, serializer, description: str) -> dict:
         response = self._get_response_for_code(serializer, status_code, media_types=[PROBLEM_MEDIA_TYPE])

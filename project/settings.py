@@ -111,7 +111,7 @@ MIDDLEWARE = [
     "corsheaders.middleware.CorsMiddleware",
     "project.middleware.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    "project.middleware.APISlashMiddleware",  # CommonMiddleware; no slash redirects under /api/.
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "accounts.audit.AuditContextMiddleware",
@@ -359,7 +359,14 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Gatehouse API",
     "DESCRIPTION": (
         "Secure-by-default REST API. Sign in at `POST /api/v1/auth/token/`, then send "
-        "`Authorization: Bearer <access>`. Errors are RFC 9457 problem details."
+        "`Authorization: Bearer <access>`. Errors are RFC 9457 problem details.\n\n"
+        f"Request bodies are JSON, at most {API_MAX_BODY_BYTES} bytes (larger ones are a 413 before "
+        "they are read). Query values are at most 1000 characters, never contain NUL, and a parameter "
+        "an operation does not declare is a 400. Every route ends with `/`: without it the answer is a "
+        "404 problem naming the right URL, never a redirect.\n\n"
+        "Operation ids are camelCase `<verb><Resource>` (`listProjects`, `getProject`, `createProject`, "
+        "`updateProject`, `partialUpdateProject`, `deleteProject`), or the action's name where it is "
+        "not one of those (`signIn`, `refreshTokens`, `shareProjectWithUser`)."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -369,6 +376,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
+    # Named after what they list, so generated clients get one type per set of choices.
+    "ENUM_NAME_OVERRIDES": {
+        "SecurityEventType": "accounts.models.SecurityEvent.Type",
+        "ProjectPermission": "api.selectors.PROJECT_PERMISSIONS",
+        "RoleName": "accounts.roles.ROLES",
+        "SigningAlgorithm": "accounts.keys.KEY_PAIR_ALGORITHMS",
+        "JwkKeyType": ["OKP", "EC", "RSA"],
+        "JwkUse": ["sig"],
+    },
 }
 
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])

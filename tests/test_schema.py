@@ -197,6 +197,46 @@ def test_can_fetch_the_schema_as_json(api):
     assert "/api/v1/auth/me/" in response.json()["paths"]
 
 
+def test_a_browser_reads_the_schema_in_the_page_as_text(api):
+    response = api.get("/api/v1/schema/", HTTP_ACCEPT="text/html,application/xhtml+xml,*/*;q=0.8")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert response["Content-Disposition"].startswith("inline")
+    assert "/api/v1/auth/me/" in yaml.safe_load(response.content)["paths"]
+
+
+def test_a_client_asking_for_anything_still_gets_the_openapi_media_type(api):
+    response = api.get("/api/v1/schema/", HTTP_ACCEPT="*/*")
+
+    assert response["Content-Type"].startswith("application/vnd.oai.openapi")
+
+
+def test_can_open_redoc_without_a_cdn(api, settings):
+    use_plain_static_storage(settings)
+
+    response = api.get("/api/v1/redoc/")
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "/api/v1/redoc/redoc.standalone.js" in html
+    assert "googleapis" not in html
+    assert "worker-src 'self' blob:" in response["Content-Security-Policy"]
+
+
+def test_the_redoc_bundle_is_served_without_its_remote_logo(api):
+    response = api.get("/api/v1/redoc/redoc.standalone.js")
+
+    assert response.status_code == 200
+    assert b"cdn.redoc.ly" not in response.content
+    assert b"Redoc" in response.content
+
+
+def test_only_the_redoc_page_may_start_a_worker(api):
+    assert "worker-src" not in api.get("/api/v1/docs/")["Content-Security-Policy"]
+    assert "worker-src" not in api.get("/api/v1/")["Content-Security-Policy"]
+
+
 def test_can_open_the_swagger_ui_without_a_cdn(api, settings):
     use_plain_static_storage(settings)
 
@@ -222,6 +262,7 @@ def test_can_open_the_api_root_anonymously(api):
     assert response.status_code == 200
     links = response.json()
     assert links["sign_in"].endswith(TOKEN_URL)
+    assert links["reference"].endswith("/api/v1/redoc/")
     assert "me" not in links  # Only what an anonymous caller may use (tests/accounts/test_browsable_api.py).
 
 

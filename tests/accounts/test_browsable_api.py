@@ -276,7 +276,7 @@ def test_the_favicon_redirects_to_a_static_icon(api, settings):
 
 # ---- The API root: what the caller may use --------------------------------------------------
 
-PUBLIC = {"sign_in", "schema", "docs"}
+PUBLIC = {"sign_in", "schema", "docs", "reference"}
 MEMBER = PUBLIC | {"me", "projects", "roles", "sessions", "logout", "logout_all"}
 ADMINS = MEMBER | {"users", "audit_events"}
 

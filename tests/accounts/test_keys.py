@@ -266,7 +266,7 @@ def test_jwks_is_documented_in_the_openapi_schema(api, user):
     schema = api.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
 
     operation = schema["paths"][JWKS_URL]["get"]
-    assert operation["operationId"] == "jwks_retrieve"
+    assert operation["operationId"] == "getSigningKeys"
     assert set(schema["components"]["schemas"]["JWK"]["properties"]) >= {"kid", "kty", "alg", "use"}
 
 

@@ -185,8 +185,8 @@ def test_document_lists_search_and_order_within_their_project_only(owner, projec
 # --- Pages -----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("asked", "served"), [("1000", 100), ("101", 100), ("100", 100), ("7", 7)])
-def test_page_size_is_capped_at_100(asked, served, owner, reader):
+@pytest.mark.parametrize(("asked", "served"), [("100", 100), ("7", 7), ("1", 1)])
+def test_page_size_from_1_to_100_is_served(asked, served, owner, reader):
     bulk_projects(owner, 105, readers=(reader,))
 
     body = client_for(reader).get(PROJECTS, {"page_size": asked}).json()
@@ -195,7 +195,7 @@ def test_page_size_is_capped_at_100(asked, served, owner, reader):
     assert body["next"]
 
 
-@pytest.mark.parametrize("asked", ["0", "-1", "abc", "1e3", "null"])
+@pytest.mark.parametrize("asked", ["0", "-1", "abc", "1e3", "null", "101", "1000", "\u0661"])
 def test_bad_page_size_is_a_400_not_a_silent_default(asked, owner, reader):
     bulk_projects(owner, 25, readers=(reader,))
 
