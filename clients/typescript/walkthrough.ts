@@ -131,7 +131,7 @@ async function main(baseUrl: string): Promise<void> {
 
   step = "alice's access token is refused (GET auth/me/ -> 401)";
   problem = expectProblem(step, await asUser(tokens).GET(ROUTES.getMe), 401);
-  check(step, problem.type === "urn:gatehouse:problem:token_not_valid", `got ${problem.type}`);
+  check(step, problem.type === "urn:gatehouse:problem:session_revoked", `got ${problem.type}`);
 }
 
 function sameList(got: readonly string[], expected: readonly string[]): boolean {
