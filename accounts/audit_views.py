@@ -2,38 +2,17 @@
 
 import django_filters
 from drf_spectacular.utils import extend_schema
-from rest_framework import permissions, serializers, viewsets
+from rest_framework import permissions, viewsets
 
 from accounts.directory import IsAdminRole
 from accounts.models import SecurityEvent
+from accounts.serializers import SecurityEventSerializer
 from project.pagination import StrictCursorPagination
 from project.views import UUID_PATTERN
 
 
 class IsAuditor(IsAdminRole):
     message = "Only admins may read the audit trail."
-
-
-class SecurityEventSerializer(serializers.ModelSerializer):
-    actor = serializers.UUIDField(source="actor_id", read_only=True, allow_null=True)
-
-    class Meta:
-        model = SecurityEvent
-        fields = [
-            "id",
-            "type",
-            "created_at",
-            "actor",
-            "actor_email",
-            "target_type",
-            "target_id",
-            "target_label",
-            "ip_address",
-            "user_agent",
-            "request_id",
-            "detail",
-        ]
-        read_only_fields = fields
 
 
 class SecurityEventFilter(django_filters.FilterSet):

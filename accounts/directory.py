@@ -1,18 +1,18 @@
 """The user directory: roles, admin-only user management, and exact-email lookup for sharing."""
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, permissions, serializers, viewsets
+from rest_framework import mixins, permissions, viewsets
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import roles, services
+from accounts import roles
 from accounts.models import User, normalize_email
+from accounts.serializers import ManagedUserSerializer, RoleSerializer, UserLookupSerializer
 from project.pagination import StrictCursorPagination
 from project.query_params import BoundedSearchFilter
-from project.serializers import BoundedListField, StrictModelSerializer
 from project.throttling import LookupRateThrottle, UserRateThrottle
 from project.views import UUID_PATTERN
 
@@ -22,12 +22,6 @@ class IsAdminRole(permissions.BasePermission):
 
     def has_permission(self, request: Request, view) -> bool:
         return roles.is_admin(request.user)
-
-
-class RoleSerializer(serializers.Serializer):
-    name = serializers.CharField()
-    description = serializers.CharField()
-    permissions = serializers.ListField(child=serializers.CharField(), help_text="Model permissions it grants.")
 
 
 @extend_schema(tags=["roles"])
@@ -42,33 +36,6 @@ class RoleListView(ListAPIView):
             {"name": name, "description": roles.ROLE_DESCRIPTIONS[name], "permissions": roles.ROLE_PERMISSIONS[name]}
             for name in roles.ROLES
         ]
-
-
-class RoleNamesField(BoundedListField):
-    """Role names in, checked against the closed set of roles (nothing free-form reaches the
-    database); the user's groups by name out."""
-
-    child = serializers.ChoiceField(choices=roles.ROLES)
-
-    def to_representation(self, groups) -> list[str]:
-        return [group.name for group in groups.all()]
-
-
-class ManagedUserSerializer(StrictModelSerializer):
-    roles = RoleNamesField(source="groups", max_length=len(roles.ROLES), help_text="Role names: viewer, editor, admin.")
-
-    class Meta:
-        model = User
-        fields = ["id", "email", "display_name", "roles", "is_active", "date_joined", "last_login"]
-        read_only_fields = ["id", "email", "display_name", "date_joined", "last_login"]
-
-    def update(self, instance: User, validated_data: dict) -> User:
-        return services.user_update_access(
-            user=instance,
-            actor=self.context["request"].user,
-            roles=validated_data.get("groups"),
-            is_active=validated_data.get("is_active"),
-        )
 
 
 class EmailPagination(StrictCursorPagination):
@@ -89,12 +56,6 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Updat
 
     def get_queryset(self):
         return User.objects.prefetch_related("groups")
-
-
-class UserLookupSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = User
-        fields = ["id", "email", "display_name"]
 
 
 @extend_schema(

@@ -1,4 +1,4 @@
-"""Account and token request/response bodies. Each refuses fields it does not declare."""
+"""Account, token, session, directory and audit bodies. Each request body refuses fields it does not declare."""
 
 import logging
 
@@ -11,12 +11,12 @@ from rest_framework.fields import get_error_detail
 from rest_framework_simplejwt import serializers as jwt_serializers
 from rest_framework_simplejwt.exceptions import TokenError
 
-from accounts import audit, lockout, services
+from accounts import audit, lockout, roles, services
 from accounts.authentication import current_session_id
 from accounts.models import AuthSession, SecurityEvent, User, normalize_email
 from accounts.tokens import SESSION_CLAIM, SessionAccessToken, SessionRevoked, TokenMalformed
 from project.clients import client_ip, user_agent
-from project.serializers import StrictFieldsMixin, StrictModelSerializer, StrictSerializer
+from project.serializers import BoundedListField, StrictFieldsMixin, StrictModelSerializer, StrictSerializer
 
 logger = logging.getLogger(__name__)
 
@@ -216,3 +216,80 @@ class PasswordChangeSerializer(StrictSerializer):
 
     def validate_new_password(self, value: str) -> str:
         return _validate_password(value, self.context["request"].user)
+
+
+# Sessions, the user directory and the audit trail (read by accounts/session_views.py,
+# accounts/directory.py and accounts/audit_views.py).
+
+
+class SessionSerializer(serializers.ModelSerializer):
+    current = serializers.SerializerMethodField(help_text="True for the session of this request's token.")
+
+    class Meta:
+        model = AuthSession
+        fields = ["id", "created_at", "last_used_at", "ip_address", "user_agent", "current"]
+        read_only_fields = fields
+
+    def get_current(self, session: AuthSession) -> bool:
+        return str(session.id) == current_session_id(self.context["request"])
+
+
+class RoleSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    description = serializers.CharField()
+    permissions = serializers.ListField(child=serializers.CharField(), help_text="Model permissions it grants.")
+
+
+class RoleNamesField(BoundedListField):
+    """Role names in, checked against the closed set of roles (nothing free-form reaches the
+    database); the user's groups by name out."""
+
+    child = serializers.ChoiceField(choices=roles.ROLES)
+
+    def to_representation(self, groups) -> list[str]:
+        return [group.name for group in groups.all()]
+
+
+class ManagedUserSerializer(StrictModelSerializer):
+    roles = RoleNamesField(source="groups", max_length=len(roles.ROLES), help_text="Role names: viewer, editor, admin.")
+
+    class Meta:
+        model = User
+        fields = ["id", "email", "display_name", "roles", "is_active", "date_joined", "last_login"]
+        read_only_fields = ["id", "email", "display_name", "date_joined", "last_login"]
+
+    def update(self, instance: User, validated_data: dict) -> User:
+        return services.user_update_access(
+            user=instance,
+            actor=self.context["request"].user,
+            roles=validated_data.get("groups"),
+            is_active=validated_data.get("is_active"),
+        )
+
+
+class UserLookupSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ["id", "email", "display_name"]
+
+
+class SecurityEventSerializer(serializers.ModelSerializer):
+    actor = serializers.UUIDField(source="actor_id", read_only=True, allow_null=True)
+
+    class Meta:
+        model = SecurityEvent
+        fields = [
+            "id",
+            "type",
+            "created_at",
+            "actor",
+            "actor_email",
+            "target_type",
+            "target_id",
+            "target_label",
+            "ip_address",
+            "user_agent",
+            "request_id",
+            "detail",
+        ]
+        read_only_fields = fields

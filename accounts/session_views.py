@@ -1,27 +1,15 @@
 """The caller's sign-in sessions under /api/v1/auth/: list, revoke one, log out everywhere."""
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import services
-from accounts.authentication import current_session_id
 from accounts.models import AuthSession
+from accounts.serializers import SessionSerializer
 from project.views import UUID_PATTERN
-
-
-class SessionSerializer(serializers.ModelSerializer):
-    current = serializers.SerializerMethodField(help_text="True for the session of this request's token.")
-
-    class Meta:
-        model = AuthSession
-        fields = ["id", "created_at", "last_used_at", "ip_address", "user_agent", "current"]
-        read_only_fields = fields
-
-    def get_current(self, session: AuthSession) -> bool:
-        return str(session.id) == current_session_id(self.context["request"])
 
 
 @extend_schema(tags=["sessions"])
