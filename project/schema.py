@@ -46,6 +46,10 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 )
 
 
+# At least one character Python's str.strip() keeps (unanchored: a JSON Schema pattern searches).
+NOT_ONLY_WHITESPACE = "[^" + "".join(f"\\u{ord(c):04x}" for c in map(chr, range(0x3001)) if c.isspace()) + "]"
+
+
 class ProblemSerializer(serializers.Serializer):
     """RFC 9457 problem details."""
 
@@ -101,6 +105,14 @@ class ProblemAutoSchema(AutoSchema):
         schema = super()._map_basic_serializer(serializer, direction)
         if direction == "request" and isinstance(serializer, StrictFieldsMixin):
             schema["additionalProperties"] = False  # StrictFieldsMixin refuses any other key.
+        if direction == "request":
+            for name, field in serializer.fields.items():
+                prop = schema.get("properties", {}).get(name)
+                blank_refused = isinstance(field, serializers.CharField) and not field.allow_blank
+                if prop is not None and blank_refused and field.trim_whitespace and "pattern" not in prop:
+                    # The server strips Python's whitespace before refusing a blank value: a string
+                    # of only such characters (\x1f included, which JavaScript's \s is not) is blank.
+                    prop["pattern"] = NOT_ONLY_WHITESPACE
         return schema
 
     def _has_put(self) -> bool:
