@@ -15,6 +15,7 @@ from tests.helpers import (
     REFRESH_URL,
     REGISTER_URL,
     assert_problem,
+    assert_validation_problem,
     bearer,
     sign_in,
     use_plain_static_storage,
@@ -235,3 +236,31 @@ class TestAuditAPI:
         event = SecurityEvent.objects.first()
         assert client.delete(f"{EVENTS_URL}{event.pk}/").status_code == 405
         assert SecurityEvent.objects.count() == before
+
+
+@pytest.mark.parametrize(
+    ("since", "found"),
+    [
+        ("2000-01-01T00:00:00+18:23", True),  # ISO 8601 allows it; PostgreSQL refuses offsets past 15:59.
+        ("2000-01-01T00:00:00-18:00", True),
+        ("9999-01-01T00:00:00+00:00", False),
+    ],
+)
+def test_can_filter_events_by_time_with_any_iso_offset(since, found, admin_user, user):
+    services.session_start(user=user, ip_address="127.0.0.1", user_agent="pytest")
+
+    response = bearer_for(admin_user).get("/api/v1/audit-events/", {"since": since, "type": "sign_in"})
+
+    assert response.status_code == 200, response.content
+    assert bool(response.json()["results"]) is found
+
+
+@pytest.mark.parametrize("when", ["9999-12-31T23:59:59-18:00", "0001-01-01T00:00:00+18:00"])
+def test_a_time_that_leaves_the_calendar_in_utc_is_a_clear_400(when, admin_user):
+    response = bearer_for(admin_user).get("/api/v1/audit-events/", {"until": when})
+
+    assert_validation_problem(response, ("until", "invalid"))
+
+
+def bearer_for(user: User):
+    return bearer(services.session_start(user=user, ip_address="127.0.0.1", user_agent="pytest").access)
