@@ -41,7 +41,7 @@ class TokenPairSerializer(serializers.Serializer):
 # unknown one (sign-in says nothing about why); the schema still tells clients what to send.
 @extend_schema_field({"type": "string", "format": "email", "minLength": 1, "maxLength": 254})
 class SignInEmailField(serializers.CharField):
-    pass
+    """A string: any value is checked against the accounts, as the schema hint says."""
 
 
 class TokenObtainSerializer(StrictFieldsMixin, jwt_serializers.TokenObtainSerializer):

@@ -79,7 +79,7 @@ class DocumentSerializer(StrictModelSerializer):
     {"type": "array", "items": {"$ref": "#/components/schemas/ProjectPermission"}, "uniqueItems": True}
 )
 class PermissionListField(BoundedListField):
-    pass
+    """Permission names, each at most once (validate_permissions), as the schema says."""
 
 
 class PermissionSetSerializer(StrictSerializer):

@@ -306,11 +306,11 @@ def broken_redis(settings, monkeypatch):
     attempts = []
 
     class BrokenPipeline:
-        def incr(self, key):
-            pass
+        def incr(self, key) -> None:
+            """Queued, as Redis pipelines do: the failure comes at execute()."""
 
-        def expire(self, key, seconds):
-            pass
+        def expire(self, key, seconds) -> None:
+            """Queued, as Redis pipelines do: the failure comes at execute()."""
 
         def execute(self):
             attempts.append(1)
