@@ -165,8 +165,9 @@ def test_query_parameters_carry_their_validators_bounds(schema):
                         "items": {"type": "string", "enum": sorted(value for value, _ in declared.extra["choices"])},
                     }
                     bounds = {**bounds, "items": {**bounds["items"], "enum": sorted(bounds["items"]["enum"])}}
-                elif type(declared) in FILTER_FORMATS:
-                    expected = {"type": "string", "format": FILTER_FORMATS[type(declared)]}
+                elif isinstance(declared, tuple(FILTER_FORMATS)):
+                    formats = [f for kind, f in FILTER_FORMATS.items() if isinstance(declared, kind)]
+                    expected = {"type": "string", "format": formats[0]}
                 else:
                     expected = {"type": "string", "minLength": 1, "maxLength": declared.extra["max_length"]}
             else:
