@@ -96,7 +96,8 @@ class TokenObtainSerializer(StrictFieldsMixin, jwt_serializers.TokenObtainSerial
 
 
 class TokenRefreshSerializer(StrictSerializer):
-    refresh = serializers.CharField(write_only=True, max_length=TOKEN_MAX)
+    # Not trimmed: a token of spaces is a token that does not verify (401), not a blank field.
+    refresh = serializers.CharField(write_only=True, max_length=TOKEN_MAX, trim_whitespace=False)
 
     def validate(self, attrs: dict) -> dict:
         request = self.context["request"]
@@ -120,7 +121,8 @@ class TokenVerifySerializer(StrictSerializer):
     of a stolen copy the moment its owner rotates it (used or not), which is when to replay it.
     """
 
-    token = serializers.CharField(write_only=True, max_length=TOKEN_MAX)
+    # Not trimmed: a token of spaces is a token that does not verify (401), not a blank field.
+    token = serializers.CharField(write_only=True, max_length=TOKEN_MAX, trim_whitespace=False)
 
     def validate(self, attrs: dict) -> dict:
         token = SessionAccessToken(attrs["token"])
@@ -136,6 +138,7 @@ class LogoutSerializer(StrictSerializer):
     refresh = serializers.CharField(
         write_only=True,
         max_length=TOKEN_MAX,
+        trim_whitespace=False,  # Spaces are a token that does not verify, not a blank field.
         required=False,
         help_text="The refresh token of the session to end. Leave it out to end this request's session.",
     )

@@ -115,6 +115,20 @@ class ProblemAutoSchema(AutoSchema):
                     prop["pattern"] = NOT_ONLY_WHITESPACE
         return schema
 
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if (
+            direction == "request"
+            and isinstance(field, serializers.CharField)
+            and field.trim_whitespace
+            and not field.allow_blank
+            and "pattern" not in schema
+        ):
+            # DRF trims the value first, so one of only spaces is "blank": a 400 that minLength
+            # alone would not announce.
+            schema["pattern"] = r"\S"
+        return schema
+
     def _has_put(self) -> bool:
         actions = getattr(self.view, "action_map", None)  # Viewsets: {"put": "update", ...}
         handler = "put" in actions if actions else hasattr(self.view, "put")

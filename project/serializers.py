@@ -16,8 +16,9 @@ UNKNOWN_FIELDS_REPORTED = 20
 # here it is a 400 that names the field. (A comment, not a docstring: drf-spectacular would
 # publish a docstring of this base as the description of every serializer without its own.)
 #
-# Strings must be JSON strings: DRF's CharField would turn 0 or 1.5 into "0" or "1.5", so a client
-# that sends the wrong type would never learn of it.
+# Strings must be JSON strings and booleans JSON booleans: DRF's CharField would turn 0 or 1.5 into
+# "0" or "1.5", and its BooleanField 0, "yes" or "off" into a boolean, so a client that sends the
+# wrong type would never learn of it.
 class StrictFieldsMixin:
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, Mapping):
@@ -38,6 +39,20 @@ class StrictFieldsMixin:
             if not_strings:
                 raise ValidationError(
                     {name: [ErrorDetail("Must be a string.", code="invalid")] for name in not_strings}
+                )
+            not_booleans = sorted(
+                name
+                for name, field in writable.items()
+                if isinstance(field, serializers.BooleanField)
+                # An HTML form (the browsable API) sends every value as text.
+                and not hasattr(data, "getlist")
+                and name in data
+                and data[name] is not None
+                and not isinstance(data[name], bool)
+            )
+            if not_booleans:
+                raise ValidationError(
+                    {name: [ErrorDetail("Must be a boolean.", code="invalid")] for name in not_booleans}
                 )
         return super().to_internal_value(data)
 

@@ -188,6 +188,9 @@ def test_setting_roles_keeps_other_groups(admin, people):
         ({"roles": None}, "roles", "null"),
         ({"roles": "admin"}, "roles", "not_a_list"),
         ({"is_active": "maybe"}, "is_active", "invalid"),
+        # JSON booleans only: DRF alone would read 0, "false" or "off" as False.
+        ({"is_active": 0}, "is_active", "invalid"),
+        ({"is_active": "false"}, "is_active", "invalid"),
         ({"email": "new@example.com"}, "email", "unknown_field"),
         ({"is_staff": True}, "is_staff", "unknown_field"),
     ],

@@ -151,6 +151,17 @@ def test_cannot_use_a_bad_token(tokens, kind, endpoint):
     assert world() == before
 
 
+@pytest.mark.parametrize("endpoint", ["verify", "refresh"])
+def test_cannot_use_a_token_of_spaces_and_it_is_a_bad_token_not_a_blank_field(tokens, endpoint):
+    # The schema allows any non-empty string, so spaces are a token that does not verify (401),
+    # not a field DRF would trim to blank (400).
+    before = world()
+
+    assert_token_refused(ENDPOINTS[endpoint].call("   "), "token_malformed")
+
+    assert world() == before
+
+
 # --- ended sessions: one code whatever ended them ---------------------------------------------------
 
 
