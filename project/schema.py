@@ -105,14 +105,6 @@ class ProblemAutoSchema(AutoSchema):
         schema = super()._map_basic_serializer(serializer, direction)
         if direction == "request" and isinstance(serializer, StrictFieldsMixin):
             schema["additionalProperties"] = False  # StrictFieldsMixin refuses any other key.
-        if direction == "request":
-            for name, field in serializer.fields.items():
-                prop = schema.get("properties", {}).get(name)
-                blank_refused = isinstance(field, serializers.CharField) and not field.allow_blank
-                if prop is not None and blank_refused and field.trim_whitespace and "pattern" not in prop:
-                    # The server strips Python's whitespace before refusing a blank value: a string
-                    # of only such characters (\x1f included, which JavaScript's \s is not) is blank.
-                    prop["pattern"] = NOT_ONLY_WHITESPACE
         return schema
 
     def _map_serializer_field(self, field, direction, bypass_extensions=False):
@@ -125,8 +117,9 @@ class ProblemAutoSchema(AutoSchema):
             and "pattern" not in schema
         ):
             # DRF trims the value first, so one of only spaces is "blank": a 400 that minLength
-            # alone would not announce.
-            schema["pattern"] = r"\S"
+            # alone would not announce. Spelt out, not \S: Python strips \x1c-\x1f, which
+            # JavaScript's \s does not match, and a client's validator must agree with the server.
+            schema["pattern"] = NOT_ONLY_WHITESPACE
         return schema
 
     def _has_put(self) -> bool:
