@@ -49,12 +49,20 @@ def _lock(project: Project) -> None:
     Project.objects.select_for_update().filter(pk=project.pk).values_list("pk", flat=True).first()
 
 
-def _changes(instance: Any, fields: tuple[str, ...], values: dict[str, Any]) -> dict[str, list]:
-    return {
-        name: [getattr(instance, name), values[name]]
-        for name in fields
-        if name in values and getattr(instance, name) != values[name]
-    }
+def _save_changes(instance: Project | Document, fields: tuple[str, ...], values: dict[str, Any]) -> dict[str, list]:
+    """Set and save the fields whose value changes; returns {field: [before, after]} for the audit.
+
+    A field outside `fields` is a programmer's mistake (a surface passing what it should not).
+    """
+    unknown = set(values) - set(fields)
+    if unknown:
+        raise TypeError(f"{type(instance).__name__} changes only {', '.join(fields)}, not {', '.join(sorted(unknown))}")
+    changes = {name: [getattr(instance, name), new] for name, new in values.items() if getattr(instance, name) != new}
+    if changes:
+        for name, (_, new) in changes.items():
+            setattr(instance, name, new)
+        instance.save(update_fields=[*changes, "updated_at"])
+    return changes
 
 
 @transaction.atomic
@@ -75,14 +83,8 @@ def project_create(*, owner: User, name: str, description: str = "", actor: User
 @transaction.atomic
 def project_update(*, project: Project, actor: User | None, **values: Any) -> Project:
     """Change a project's name and/or description; the event lists each field before and after."""
-    unknown = set(values) - set(PROJECT_FIELDS)
-    if unknown:
-        raise TypeError(f"project_update() got fields it does not change: {', '.join(sorted(unknown))}")
-    changes = _changes(project, PROJECT_FIELDS, values)
+    changes = _save_changes(project, PROJECT_FIELDS, values)
     if changes:
-        for name, (_, new) in changes.items():
-            setattr(project, name, new)
-        project.save(update_fields=[*changes, "updated_at"])
         audit.record(Event.PROJECT_UPDATE, actor=actor, target=project, detail={"changes": changes})
     return project
 
@@ -112,13 +114,7 @@ def document_create(*, project: Project, created_by: User, title: str, body: str
 
 @transaction.atomic
 def document_update(*, document: Document, **values: Any) -> Document:
-    changes = _changes(document, DOCUMENT_FIELDS, values)
-    if set(values) - set(DOCUMENT_FIELDS):
-        raise TypeError("document_update() changes only the title and body.")
-    if changes:
-        for name, (_, new) in changes.items():
-            setattr(document, name, new)
-        document.save(update_fields=[*changes, "updated_at"])
+    _save_changes(document, DOCUMENT_FIELDS, values)
     return document
 
 
