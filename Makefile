@@ -51,6 +51,17 @@ clean:
 bench: $(VENV)/.runtime
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
 
+# Side by side (issue 10): Gatehouse in one run with the anchors of ../shared/anchors (a bare WSGI
+# app, a bare Django view, the Flask + flask-jwt-extended seed app, the plain DRF + simplejwt +
+# guardian stack), each cell as % of the bare WSGI app of the same round. Every cell: ~35 min.
+# Knobs go through the environment (../shared/anchors/README.md), e.g. for a few minutes:
+#   make bench-anchors CONFIGS=sync GH_VARIANT_CONFIGS=none DURATION=5 ONLY='bare WSGI|/protected|me/$$'
+ANCHORS ?= $(CURDIR)/../shared/anchors
+.PHONY: bench-anchors
+bench-anchors: $(VENV)/.runtime
+	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	GATEHOUSE_SRC=$(CURDIR) GATEHOUSE=1 bash $(ANCHORS)/bench.sh
+
 # Fault suite (docs/faults.md): private PostgreSQL + Redis, Gatehouse in production mode under
 # gunicorn, a bounded load, each fault injected in turn, then the database audited. Never touches
 # the shared services. Extra options through FAULTS_ARGS, e.g. FAULTS_ARGS="--only pg-fast --keep".
