@@ -110,7 +110,8 @@ class LockoutHandler(AxesDatabaseHandler):
         Never another account's: axes' AXES_RESET_ON_SUCCESS (off) would delete every failure from
         this IP, so "two guesses at alice, one sign-in as carol", repeated, would guess at alice forever.
         Expired attempts are cleaned when a failure is recorded (axes' user_login_failed deletes
-        them before it counts a new one), not on every success. The audit trail records the sign-in, so nothing is logged.
+        them before it counts a new one), not on every success. The audit trail records the
+        sign-in, so nothing is logged.
         """
         if getattr(request, "lockout_own_failures", None) == 0:
             return  # Counted on this request before the password was checked: nothing to clear.
