@@ -156,7 +156,7 @@ class AuthSession(models.Model):
     grace_answer = models.TextField(
         blank=True,
         editable=False,
-        help_text="The last rotation's answer to its client's one retry, sealed with the spent token (accounts/grace.py).",
+        help_text="The last rotation's answer to its client's retry, sealed with the spent token (accounts/grace.py).",
     )
 
     objects = AuthSessionQuerySet.as_manager()

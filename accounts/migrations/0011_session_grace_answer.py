@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='authsession',
             name='grace_answer',
-            field=models.TextField(blank=True, editable=False, help_text="The last rotation's answer to its client's one retry, sealed with the spent token (accounts/grace.py)."),
+            field=models.TextField(blank=True, editable=False, help_text="The last rotation's answer to its client's retry, sealed with the spent token (accounts/grace.py)."),
         ),
     ]
