@@ -12,10 +12,9 @@ import logging
 import pytest
 from axes.models import AccessAttempt
 from django.contrib.auth.hashers import Argon2PasswordHasher
-from django.db import connection
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
 
+from tests.accounts.costs import captured, empty_transactions, without_rate_limits
 from tests.conftest import PASSWORD
 from tests.helpers import TOKEN_URL, rate_limit_queries, use_plain_static_storage
 
@@ -73,35 +72,6 @@ def attempt(door: str, email: str = "bob@example.com", password: str = PASSWORD)
 
 def signed_in(door: str, response) -> bool:
     return response.status_code == (200 if door == "api" else 302)
-
-
-def statement(sql: str) -> tuple[str, str]:
-    """(verb, table) of one logged statement: enough to tell which query is which."""
-    words = sql.replace('"', " ").split()
-    verb = words[0].upper()
-    if verb in {"SAVEPOINT", "RELEASE", "BEGIN", "COMMIT", "ROLLBACK"}:
-        return ({"BEGIN": "SAVEPOINT", "COMMIT": "RELEASE"}.get(verb, verb), "")
-    marker = {"SELECT": "FROM", "INSERT": "INTO", "UPDATE": "UPDATE", "DELETE": "FROM"}[verb]
-    return verb, words[words.index(marker) + 1]
-
-
-def captured(call) -> tuple[object, list[tuple[str, str]]]:
-    with CaptureQueriesContext(connection) as queries:
-        response = call()
-    return response, [statement(query["sql"]) for query in queries.captured_queries]
-
-
-def without_rate_limits(statements: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    return [entry for entry in statements if entry[1] != "accounts_ratecounter"]
-
-
-def empty_transactions(statements: list[tuple[str, str]]) -> list[int]:
-    """Where a transaction opens and closes with nothing in between."""
-    return [
-        index
-        for index in range(len(statements) - 1)
-        if statements[index][0] == "SAVEPOINT" and statements[index + 1][0] == "RELEASE"
-    ]
 
 
 def test_api_sign_in_runs_the_pinned_queries(bob):
