@@ -128,7 +128,8 @@ class AuthSessionAdmin(admin.ModelAdmin):
     list_filter = ["revoke_reason"]
     search_fields = ["user__email", "ip_address"]
     list_select_related = ["user"]
-    readonly_fields = [f.name for f in AuthSession._meta.fields]
+    # Not the sealed grace answer: ciphertext tells an investigator nothing.
+    readonly_fields = [f.name for f in AuthSession._meta.fields if f.name != "grace_answer"]
     actions = ["revoke"]
 
     def has_add_permission(self, request) -> bool:

@@ -2,30 +2,27 @@
 
 A client whose refresh response was lost retries with the token it still has. Within
 REFRESH_GRACE_SECONDS, and only while the pair it was given has not been used, it receives
-that pair again instead of having its session revoked as a replay. The pair is kept in the
-shared cache, encrypted with a key derived from the old refresh token itself, so neither a
-cache dump nor anyone without that token can read it.
+that pair again instead of having its session revoked as a replay. The pair is kept on the
+session's row (`AuthSession.grace_answer`, written by the rotation's own UPDATE), encrypted
+with a key derived from the old refresh token itself, so neither a database dump nor anyone
+without that token can read it; the encryption's timestamp bounds the window.
 
 Holding the old token is not enough, though: a thief with a copy holds it too. The answer is
-remembered with the client that rotated (its IP address and user agent), and only that client
+sealed with the client that rotated (its IP address and user agent), and only that client
 gets it again (accounts.services decides, and allows it once).
 """
 
 import base64
-import contextlib
 import hashlib
 import hmac
 import json
+import time
 
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
-from django.core.cache import cache
 
-from project.breaker import StoreUnavailable, cache_breaker
-
-
-def _cache_key(jti: str) -> str:
-    return f"refresh-grace:{jti}"
+# The window's clock (seconds since the epoch), replaceable in tests as DRF's throttles' timer is.
+clock = time.time
 
 
 def _cipher(raw_refresh: str) -> Fernet:
@@ -33,7 +30,7 @@ def _cipher(raw_refresh: str) -> Fernet:
     return Fernet(base64.urlsafe_b64encode(digest))
 
 
-def remember(
+def seal(
     *,
     raw_refresh: str,
     jti: str,
@@ -42,41 +39,29 @@ def remember(
     refresh_jti: str,
     ip_address: str | None,
     user_agent: str,
-) -> None:
-    """Keep the answer to the rotation of `raw_refresh`, and who got it, for the grace window."""
-    seconds = settings.REFRESH_GRACE_SECONDS
-    if seconds <= 0:
-        return
-    payload = json.dumps(
-        {"access": access, "refresh": refresh, "jti": refresh_jti, "ip": ip_address, "ua": user_agent}
-    ).encode()
-    token = _cipher(raw_refresh).encrypt(payload)
-    # An optimisation only: without the cache a retry is a replay. The breaker logs the outage.
-    with contextlib.suppress(StoreUnavailable):
-        cache_breaker.call(lambda: cache.set(_cache_key(jti), token, timeout=seconds))
-
-
-def forget(*, jti: str) -> None:
-    """Drop a remembered answer (its rotation did not commit)."""
-    # Harmless if it stays: its pair was never recorded, so it is never handed out.
-    with contextlib.suppress(StoreUnavailable):
-        cache_breaker.call(lambda: cache.delete(_cache_key(jti)))
-
-
-def recall(*, raw_refresh: str, jti: str) -> dict | None:
-    """The remembered answer for `raw_refresh`, or None once the window has passed."""
+) -> str:
+    """The answer to the rotation of `raw_refresh` (token `jti`) and who got it, encrypted with
+    that token; empty when the window is off."""
     if settings.REFRESH_GRACE_SECONDS <= 0:
+        return ""
+    payload = json.dumps(
+        {"for": jti, "access": access, "refresh": refresh, "jti": refresh_jti, "ip": ip_address, "ua": user_agent}
+    ).encode()
+    return _cipher(raw_refresh).encrypt_at_time(payload, int(clock())).decode()
+
+
+def recall(sealed: str, *, raw_refresh: str, jti: str) -> dict | None:
+    """The answer sealed for the rotation of `raw_refresh`, or None: none sealed, sealed for
+    another token (a later rotation replaced it), or the window has passed."""
+    if not sealed or settings.REFRESH_GRACE_SECONDS <= 0:
         return None
     try:
-        blob = cache_breaker.call(lambda: cache.get(_cache_key(jti)))
-    except StoreUnavailable:
-        return None
-    if blob is None:
-        return None
-    try:
-        return json.loads(_cipher(raw_refresh).decrypt(blob, ttl=settings.REFRESH_GRACE_SECONDS))
+        answer = json.loads(
+            _cipher(raw_refresh).decrypt_at_time(sealed.encode(), settings.REFRESH_GRACE_SECONDS, int(clock()))
+        )
     except InvalidToken:
         return None
+    return answer if answer.get("for") == jti else None
 
 
 def same_client(remembered: dict, *, ip_address: str | None, user_agent: str) -> bool:

@@ -6,15 +6,26 @@ hooks make it count emails the way accounts do (normalised) and IPs the way the 
 service does (project.clients), and answer a locked-out attempt with 429 and Retry-After: a
 problem (JSON) at the API, an HTML page at the two sign-in forms (accounts/login.py).
 
-A successful sign-in clears the failures of that account only (accounts.signals), not axes'
-AXES_RESET_ON_SUCCESS, which with per-IP counting deletes every account's failures from the
-signing-in IP: one success as your own account would wipe the guesses at someone else's.
+A successful sign-in clears the failures of that account only (LockoutHandler.user_logged_in),
+not axes' AXES_RESET_ON_SUCCESS, which with per-IP counting deletes every account's failures from
+the signing-in IP: one success as your own account would wipe the guesses at someone else's.
+
+LockoutHandler is axes' database handler (settings.AXES_HANDLER) made cheap on the success path,
+which every sign-in takes: one query counts the failures for every lockout parameter at once
+(axes runs one per parameter), and a successful sign-in writes nothing unless its account had
+failures to clear (axes' handler cleans expired attempts, logs at INFO and opens empty write
+transactions on each success). Failures are recorded exactly as axes records them.
 """
 
 import math
 
+from axes.attempts import get_cool_off_threshold
+from axes.handlers.database import AxesDatabaseHandler
+from axes.helpers import get_client_parameters, get_client_username
+from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib import admin
+from django.db.models import Q, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from rest_framework.exceptions import Throttled
@@ -66,3 +77,42 @@ def lockout_response(request: HttpRequest, original_response=None, credentials=N
     )
     response["Retry-After"] = str(cooloff_seconds())
     return response
+
+
+class LockoutHandler(AxesDatabaseHandler):
+    """axes' database handler with one query per lockout check and no writes on a clean success."""
+
+    def get_failures(self, request, credentials: dict | None = None) -> int:
+        """The most failures of any lockout parameter (per account, per IP) in the cool-off, in one query.
+
+        Also leaves the account's own count on the request (`lockout_own_failures`), so that a
+        successful sign-in knows whether there is anything to clear.
+        """
+        username = get_client_username(request, credentials)
+        parameters = get_client_parameters(
+            username, request.axes_ip_address, request.axes_user_agent, request, credentials
+        )
+        sums = {f"p{index}": Sum("failures_since_start", filter=Q(**kwargs)) for index, kwargs in enumerate(parameters)}
+        either = Q()
+        for kwargs in parameters:
+            either |= Q(**kwargs)
+        attempts = AccessAttempt.objects.filter(either)
+        if settings.AXES_COOLOFF_TIME is not None:
+            attempts = attempts.filter(attempt_time__gte=get_cool_off_threshold(request))
+        counts = attempts.aggregate(**sums) if sums else {}
+        own = [counts[f"p{index}"] or 0 for index, kwargs in enumerate(parameters) if kwargs.keys() == {"username"}]
+        request.lockout_own_failures = own[0] if own else None
+        return max((count or 0 for count in counts.values()), default=0)
+
+    def user_logged_in(self, sender, request, user, **kwargs) -> None:
+        """Clear the account's own failures, from every IP, and nothing else; nothing to clear, no query.
+
+        Never another account's: axes' AXES_RESET_ON_SUCCESS (off) would delete every failure from
+        this IP, so "two guesses at alice, one sign-in as carol", repeated, would guess at alice forever.
+        Expired attempts are cleaned when a failure is recorded (axes' user_login_failed deletes
+        them before it counts a new one), not on every success. The audit trail records the
+        sign-in, so nothing is logged.
+        """
+        if getattr(request, "lockout_own_failures", None) == 0:
+            return  # Counted on this request before the password was checked: nothing to clear.
+        AccessAttempt.objects.filter(username=user.get_username()).delete()

@@ -153,6 +153,11 @@ class AuthSession(models.Model):
     user_agent = models.CharField(max_length=255, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoke_reason = models.CharField(max_length=32, choices=RevokeReason.choices, blank=True)
+    grace_answer = models.TextField(
+        blank=True,
+        editable=False,
+        help_text="The last rotation's answer to its client's retry, sealed with the spent token (accounts/grace.py).",
+    )
 
     objects = AuthSessionQuerySet.as_manager()
 

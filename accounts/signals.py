@@ -1,11 +1,11 @@
-"""Audit events for what happens outside our services (Django admin actions, axes lockouts), and
-the lockout's reset on a successful sign-in."""
+"""Audit events for what happens outside our services (Django admin actions, axes lockouts).
 
-from axes.handlers.proxy import AxesProxyHandler
+(A successful sign-in's reset of its account's failures is axes' own user_logged_in hook, in
+accounts.lockout.LockoutHandler.)"""
+
 from axes.signals import user_locked_out
 from django.conf import settings
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
-from django.contrib.auth.signals import user_logged_in
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
@@ -48,12 +48,3 @@ def record_lockout(sender, request, username=None, ip_address=None, **kwargs) ->
         detail={"email": username or username_from_request(request), "ip_address": ip_address or ""},
     )
 
-
-@receiver(user_logged_in, dispatch_uid="lockout_reset_own_failures")
-def clear_own_failures(sender, request, user, **kwargs) -> None:
-    """A successful sign-in clears that account's failures, from every IP, and nothing else.
-
-    Never another account's: axes' own AXES_RESET_ON_SUCCESS (off) would delete every failure from
-    this IP, so "two guesses at alice, one sign-in as carol", repeated, would guess at alice forever.
-    """
-    AxesProxyHandler.reset_attempts(username=user.get_username())

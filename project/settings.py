@@ -232,6 +232,8 @@ AXES_USERNAME_FORM_FIELD = "email"
 AXES_USERNAME_CALLABLE = "accounts.lockout.username_from_request"
 AXES_CLIENT_IP_CALLABLE = "project.clients.client_ip"
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+# axes' database handler with one query per check and no write on a clean success.
+AXES_HANDLER = "accounts.lockout.LockoutHandler"
 # Off: axes would clear every account's failures from the signing-in IP. A success clears only its
 # own account's failures (accounts.signals.clear_own_failures).
 AXES_RESET_ON_SUCCESS = False
@@ -436,6 +438,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.server": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        # axes narrates each sign-in at INFO ("Successful login", "Cleaned up 0 expired attempts",
+        # "Reset 0 attempts"): the audit trail records sign-ins, so only its warnings (failures,
+        # lockouts) are kept.
+        "axes": {"level": "WARNING"},
     },
 }
 

@@ -41,16 +41,22 @@ def token_digest(raw: str) -> str:
 
 
 def _issue_tokens(*, session: AuthSession) -> IssuedTokens:
+    """Sign a new pair for `session` and set its expiry to the refresh token's; the caller saves
+    the session first if it is new, then `_record` the refresh token (it refers to the session)."""
     refresh = SessionRefreshToken.for_user(session.user)
     refresh[SESSION_CLAIM] = str(session.id)
     raw = str(refresh)  # Sign once: some algorithms (ES256) sign differently each time.
-    expires_at = datetime_from_epoch(refresh["exp"])
-    RefreshTokenRecord.objects.create(
-        jti=refresh["jti"], session=session, token_hash=token_digest(raw), expires_at=expires_at
-    )
-    if session.expires_at != expires_at:
-        session.expires_at = expires_at
+    session.expires_at = datetime_from_epoch(refresh["exp"])
     return IssuedTokens(access=str(refresh.access_token), refresh=raw, session=session, refresh_jti=refresh["jti"])
+
+
+def _record(issued: IssuedTokens) -> None:
+    RefreshTokenRecord.objects.create(
+        jti=issued.refresh_jti,
+        session=issued.session,
+        token_hash=token_digest(issued.refresh),
+        expires_at=issued.session.expires_at,
+    )
 
 
 class SignInRejected(Exception):
@@ -72,16 +78,10 @@ def session_start(
     if not is_active or (checked_password_hash is not None and password_hash != checked_password_hash):
         raise SignInRejected("The account changed while signing in.")
     now = timezone.now()
-    session = AuthSession.objects.create(
-        user=user,
-        created_at=now,
-        last_used_at=now,
-        expires_at=now,  # Set from the refresh token's expiry just below.
-        ip_address=ip_address,
-        user_agent=user_agent,
-    )
-    issued = _issue_tokens(session=session)
-    session.save(update_fields=["expires_at"])
+    session = AuthSession(user=user, created_at=now, last_used_at=now, ip_address=ip_address, user_agent=user_agent)
+    issued = _issue_tokens(session=session)  # Its expiry is the refresh token's: one INSERT, no UPDATE after.
+    session.save(force_insert=True)
+    _record(issued)
     audit.record(Event.SIGN_IN, actor=user, target=user, detail={"session": str(session.id)})
     return issued
 
@@ -96,24 +96,18 @@ def session_refresh(*, raw_refresh: str, ip_address: str | None, user_agent: str
     that is not a valid refresh JWT, RefreshRejected otherwise.
     """
     token = SessionRefreshToken(raw_refresh)
-    try:
-        return _refresh_or_revoke(token=token, raw_refresh=raw_refresh, ip_address=ip_address, user_agent=user_agent)
-    except RefreshRejected:
-        raise
-    except BaseException:
-        # A rotation that did not commit must leave no remembered answer behind (it could not be
-        # handed out anyway: its new refresh token was never recorded). After a failed grace answer
-        # or revocation this drops the answer too: the next retry is then a replay, the safe side.
-        grace.forget(jti=token["jti"])
-        raise
+    return _refresh_or_revoke(token=token, raw_refresh=raw_refresh, ip_address=ip_address, user_agent=user_agent)
 
 
 def _refresh_or_revoke(
     *, token: SessionRefreshToken, raw_refresh: str, ip_address: str | None, user_agent: str
 ) -> IssuedTokens:
     with transaction.atomic():
+        # The token's record and its session, both locked: a retry waiting here resumes after the
+        # rotation committed and reads the session's grace answer as committed, not as it was
+        # when the wait began (PostgreSQL re-reads only the rows it locks).
         record = (
-            RefreshTokenRecord.objects.select_for_update(of=("self",))
+            RefreshTokenRecord.objects.select_for_update(of=("self", "session"))
             .select_related("session__user")
             .filter(jti=token["jti"])
             .first()
@@ -147,14 +141,14 @@ def _rotate(*, record: RefreshTokenRecord, raw_refresh: str, ip_address: str | N
     record.used_at = now
     record.save(update_fields=["used_at"])
     issued = _issue_tokens(session=session)
+    _record(issued)
     session.last_used_at = now
     session.ip_address = ip_address
     session.user_agent = user_agent
-    session.save(update_fields=["expires_at", "last_used_at", "ip_address", "user_agent"])
-    # Before the commit, not on_commit: a concurrent retry waiting on this record's lock resumes
-    # the moment the commit releases it and must find the answer. If the commit fails,
-    # session_refresh forgets it again.
-    grace.remember(
+    # The answer for a retry of this rotation, sealed with the token just spent, in the same row
+    # and transaction: it exists exactly when the rotation committed, and the next rotation (or
+    # the session's end) replaces it.
+    session.grace_answer = grace.seal(
         raw_refresh=raw_refresh,
         jti=record.jti,
         access=issued.access,
@@ -163,6 +157,7 @@ def _rotate(*, record: RefreshTokenRecord, raw_refresh: str, ip_address: str | N
         ip_address=ip_address,
         user_agent=user_agent,
     )
+    session.save(update_fields=["expires_at", "last_used_at", "ip_address", "user_agent", "grace_answer"])
     audit.record(Event.REFRESH, actor=session.user, target=session.user, detail={"session": str(session.id)})
     return issued
 
@@ -178,10 +173,10 @@ def _grace_retry(
     """
     if record.grace_used_at is not None:
         return None
-    remembered = grace.recall(raw_refresh=raw_refresh, jti=record.jti)
+    session = record.session
+    remembered = grace.recall(session.grace_answer, raw_refresh=raw_refresh, jti=record.jti)
     if remembered is None or not grace.same_client(remembered, ip_address=ip_address, user_agent=user_agent):
         return None
-    session = record.session
     if not session.refresh_tokens.filter(jti=remembered["jti"], used_at__isnull=True).exists():
         return None
     record.grace_used_at = timezone.now()
@@ -220,12 +215,13 @@ def session_revoke(*, session: AuthSession, reason: str) -> None:
     if session.revoked_at is None:
         session.revoked_at = timezone.now()
         session.revoke_reason = reason
-        session.save(update_fields=["revoked_at", "revoke_reason"])
+        session.grace_answer = ""  # An ended session keeps no sealed pair.
+        session.save(update_fields=["revoked_at", "revoke_reason", "grace_answer"])
 
 
 def sessions_revoke_all(*, user: User, reason: str) -> int:
     return AuthSession.objects.filter(user=user, revoked_at__isnull=True).update(
-        revoked_at=timezone.now(), revoke_reason=reason
+        revoked_at=timezone.now(), revoke_reason=reason, grace_answer=""
     )
 
 

@@ -1,12 +1,11 @@
 """The refresh grace window: a lost response can be retried; a real replay revokes the session."""
 
 import pytest
-from django.core.cache import cache
 from django.db import DatabaseError
 
-from accounts import services
+from accounts import grace, services
 from accounts.models import AuthSession, RefreshTokenRecord, SecurityEvent
-from tests.helpers import ME_URL, REFRESH_URL, assert_problem, bearer, claims, sign_in
+from tests.helpers import LOGOUT_URL, ME_URL, REFRESH_URL, assert_problem, bearer, claims, sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -43,11 +42,12 @@ def test_retry_after_the_new_token_was_used_is_a_replay(api, user, settings):
     assert_problem(bearer(third["access"]).get(ME_URL), 401)
 
 
-def test_retry_after_grace_expired_is_a_replay(api, user, settings):
+def test_retry_after_grace_expired_is_a_replay(api, user, settings, monkeypatch):
     settings.REFRESH_GRACE_SECONDS = 30
     first = sign_in()
     second = refresh(api, first["refresh"]).json()
-    cache.delete(f"refresh-grace:{claims(first['refresh'])['jti']}")  # What the window's expiry does.
+    now = grace.clock()
+    monkeypatch.setattr(grace, "clock", lambda: now + 31)  # The window has passed.
 
     assert_problem(refresh(api, first["refresh"]), 401, "session_revoked")
     assert AuthSession.objects.get().revoke_reason == AuthSession.RevokeReason.REFRESH_REUSE
@@ -63,15 +63,34 @@ def test_grace_window_off_means_any_reuse_revokes(api, user, settings):
     assert_problem(bearer(second["access"]).get(ME_URL), 401)
 
 
-def test_remembered_pair_is_encrypted_in_the_cache(api, user, settings):
+def test_remembered_pair_is_encrypted_on_the_session(api, user, settings):
     settings.REFRESH_GRACE_SECONDS = 30
     first = sign_in()
     new = refresh(api, first["refresh"]).json()
-    stored = cache.get(f"refresh-grace:{claims(first['refresh'])['jti']}")
+    stored = AuthSession.objects.get().grace_answer
 
-    assert stored is not None
-    assert new["refresh"].encode() not in stored
-    assert new["access"].encode() not in stored
+    assert stored
+    for part in (*new["refresh"].split("."), *new["access"].split(".")):
+        assert part not in stored
+
+
+def test_retry_within_the_window_but_after_it_shrank_is_a_replay(api, user, settings):
+    """The window is checked when the retry comes, against the time the answer was sealed."""
+    settings.REFRESH_GRACE_SECONDS = 30
+    first = sign_in()
+    refresh(api, first["refresh"])
+    settings.REFRESH_GRACE_SECONDS = 0
+
+    assert_problem(refresh(api, first["refresh"]), 401, "session_revoked")
+
+
+def test_an_ended_session_keeps_no_sealed_pair(api, user, settings):
+    settings.REFRESH_GRACE_SECONDS = 30
+    first = sign_in()
+    second = refresh(api, first["refresh"]).json()
+
+    assert bearer(second["access"]).post(LOGOUT_URL).status_code == 204
+    assert AuthSession.objects.get().grace_answer == ""
 
 
 def test_failed_rotation_remembers_nothing_and_its_retry_is_no_replay(api, user, settings, monkeypatch):
@@ -91,7 +110,7 @@ def test_failed_rotation_remembers_nothing_and_its_retry_is_no_replay(api, user,
         services.session_refresh(raw_refresh=first["refresh"], ip_address="127.0.0.1", user_agent="")
     monkeypatch.setattr(services.audit, "record", record)
 
-    assert cache.get(f"refresh-grace:{claims(first['refresh'])['jti']}") is None
+    assert AuthSession.objects.get().grace_answer == ""  # Rolled back with the rotation.
     assert RefreshTokenRecord.objects.get(jti=claims(first["refresh"])["jti"]).used_at is None
     retry = refresh(api, first["refresh"])
     assert retry.status_code == 200
