@@ -169,9 +169,13 @@ def main() -> None:
         for sync in ("FULL", "NORMAL", "OFF"):
             label = "main-db upsert (FULL)" if sync == "FULL" else f"file sync={sync}"
             measure(label, *sqlite_store(os.path.join(tmp, f"c-{sync}.sqlite3"), sync), args.hits, args.processes)
-        measure("file OFF + flock", *sqlite_store(os.path.join(tmp, "c-L.sqlite3"), "OFF", True), args.hits, args.processes)
+        measure(
+            "file OFF + flock", *sqlite_store(os.path.join(tmp, "c-L.sqlite3"), "OFF", True), args.hits, args.processes
+        )
         measure("mmap + lockf", *mmap_store(os.path.join(tmp, "c.mmap")), args.hits, args.processes)
-        measure("batched x50 (inexact)", *batched_store(os.path.join(tmp, "c-b.sqlite3"), 50), args.hits, args.processes)
+        measure(
+            "batched x50 (inexact)", *batched_store(os.path.join(tmp, "c-b.sqlite3"), 50), args.hits, args.processes
+        )
 
 
 if __name__ == "__main__":

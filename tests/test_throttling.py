@@ -9,8 +9,8 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from project import throttling
-from project.counterfile import CounterFile
 from project.breaker import StoreUnavailable
+from project.counterfile import CounterFile
 from tests.helpers import ME_URL, assert_problem
 from tests.servers import call, gunicorn
 
