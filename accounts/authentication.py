@@ -5,9 +5,8 @@ import json
 import uuid
 from datetime import UTC, datetime
 
-from django.contrib.auth.models import Group
 from django.db import connections
-from django.db.models.expressions import RawSQL
+from django.db.models import F, Func, OuterRef, Subquery, TextField
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework.request import Request
@@ -91,12 +90,17 @@ def identity_query(alias: str):
     which also answer "is an admin"; `me/` shows them), in place of a second query.
     """
     connection = connections[alias]
-    queryset = User.objects.using(alias).annotate(role_names=RawSQL(_role_names_sql(connection.vendor), ())).filter(
-        pk=_USER,
-        is_active=True,
-        auth_sessions__id=_SESSION,
-        auth_sessions__revoked_at__isnull=True,
-        auth_sessions__expires_at__gt=_NOW,
+    queryset = (
+        User.objects.using(alias)
+        .annotate(role_names=RoleNames())
+        .filter(
+            pk=_USER,
+            is_active=True,
+            auth_sessions__id=_SESSION,
+            auth_sessions__revoked_at__isnull=True,
+            auth_sessions__expires_at__gt=_NOW,
+        )
+        .order_by()
     )
     sql, template = queryset.query.get_compiler(alias).as_sql()
     prepared = [
@@ -108,25 +112,27 @@ def identity_query(alias: str):
     fields = [field for field, _ in prepared]
 
     def params(user_id: uuid.UUID, session_id: uuid.UUID, now: datetime) -> list:
-        bound = list(template)
+        bound, current = list(template), connections[alias]  # Connections are per thread.
         for slot, field, value in zip(slots, fields, (user_id, session_id, now), strict=True):
-            bound[slot] = field.get_db_prep_value(value, connection)
+            bound[slot] = field.get_db_prep_value(value, current)
         return bound
 
     return sql, params
 
 
-def _role_names_sql(vendor: str) -> str:
-    """The names of the outer user's groups, oldest group first: an array (PostgreSQL) or a JSON
-    array (SQLite)."""
-    membership = User.groups.through._meta
-    names = (
-        f'SELECT g."name" FROM "{Group._meta.db_table}" g INNER JOIN "{membership.db_table}" m '
-        f'ON m."group_id" = g."id" WHERE m."user_id" = "{User._meta.db_table}"."id" ORDER BY g."id"'
-    )
-    if vendor == "postgresql":
-        return f"ARRAY({names})"
-    return f'(SELECT json_group_array("name") FROM ({names}))'
+class RoleNames(Func):
+    """The outer user's group names, oldest group first: an array on PostgreSQL, a JSON array
+    (text) on SQLite."""
+
+    template = '(SELECT json_group_array("name") FROM %(expressions)s)'
+    output_field = TextField()
+
+    def __init__(self) -> None:
+        membership = User.groups.through.objects.filter(user_id=OuterRef("pk")).order_by("group_id")
+        super().__init__(Subquery(membership.values(name=F("group__name"))))
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection, template="ARRAY%(expressions)s", **extra)
 
 
 def current_session_id(request: Request) -> str | None:
