@@ -59,7 +59,7 @@ def test_a_read_writes_nothing_to_the_database(method, target, member, project):
 
     assert response.status_code == 200
     assert response["RateLimit-Remaining"]  # Counted: the limits are on.
-    assert [query["sql"] for query in queries if not query["sql"].startswith("SELECT")] == []
+    assert [query["sql"] for query in queries if not query["sql"].lstrip("(").startswith("SELECT")] == []
 
 
 ME_QUERIES = 1  # The user, their live session and their group names (roles, and the admin check).
