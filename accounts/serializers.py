@@ -164,8 +164,19 @@ class LogoutSerializer(StrictSerializer):
         return attrs
 
 
+class RoleNamesField(serializers.ListField):
+    """The user's group names; for the signed-in caller, those the authentication query read."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(child=serializers.CharField(), read_only=True, **kwargs)
+
+    def get_attribute(self, instance: User) -> list[str]:
+        names = getattr(instance, "role_names", None)  # accounts.authentication.identity_query
+        return names if names is not None else [group.name for group in instance.groups.order_by("id")]
+
+
 class UserSerializer(StrictModelSerializer):
-    roles = serializers.SlugRelatedField(source="groups", slug_field="name", many=True, read_only=True)
+    roles = RoleNamesField()
 
     class Meta:
         model = User

@@ -79,6 +79,14 @@ def invalid_token(exc: TokenError) -> InvalidToken:
     return InvalidToken(str(exc.args[0]), code=getattr(exc, "code", TokenMalformed.code))
 
 
+@functools.lru_cache(maxsize=64)
+def unverified_header(segment: bytes) -> dict[str, Any]:
+    """The header a token's first segment encodes, parsed by PyJWT once: tokens share a few headers
+    (one per kid), and PyJWT checks every character of every segment each time it loads a token.
+    A segment that does not parse raises each time (an exception is not cached)."""
+    return jwt.get_unverified_header(segment + b".e30.")  # An empty payload ({}) and signature.
+
+
 class KeyRingBackend(TokenBackend):
     """simplejwt's backend with keys from the ring: signs with the signer and names it in `kid`;
     verifies with the key that `kid` names, in that key's own algorithm and no other."""
@@ -110,7 +118,7 @@ class KeyRingBackend(TokenBackend):
 
     def get_verifying_key(self, token: str | bytes) -> PyJWK:
         try:
-            header = jwt.get_unverified_header(token)
+            header = unverified_header((token.encode() if isinstance(token, str) else token).split(b".", 1)[0])
         except DecodeError:
             raise  # Not base64 or JSON: decode() calls that malformed.
         except InvalidTokenError as exc:  # A kid that is no string, a `crit` we do not support: not our header.

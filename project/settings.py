@@ -311,7 +311,10 @@ if sys.argv[1:2] != ["rotate_signing_key"]:
     except keys.KeyRingError as exc:
         raise ImproperlyConfigured(f"No usable token signing key. {exc}") from None
 
-# Rate limits per scope, "<count>/<second|minute|hour|day>" (project/throttling.py).
+# Rate limits per scope, "<count>/<second|minute|hour|day>" (project/throttling.py). Counted in Redis
+# when REDIS_URL is set, else in this SQLite file of their own (project/counterfile.py), shared by the
+# workers of one machine: never in the main database, so a GET writes nothing there.
+RATE_LIMIT_FILE = Path(env.str("RATE_LIMIT_FILE", default=str(VAR_DIR / "ratelimit.sqlite3")))
 RATE_LIMITS = {
     "anon": env.str("RATE_LIMIT_ANON", default="60/minute"),
     "user": env.str("RATE_LIMIT_USER", default="1200/minute"),

@@ -1,27 +1,29 @@
-"""Rate limits as atomic counters in the shared store, with RateLimit-* headers.
+"""Rate limits as atomic counters in a shared store, with RateLimit-* headers.
 
 DRF's built-in throttles read a history from the cache, change it and write it back, so
 concurrent requests on several workers race and let more through than the limit. Here each
-request is one atomic increment of a fixed-window counter: Redis INCR in production, an
-upsert on the database on the embedded default. Both are exact across every worker.
-Redis is called through the circuit breaker (project/breaker.py): while it is down, requests
-skip it at once and are let through (fail-open); the database path has no breaker, since
-without the database there is no answer to give anyway.
+request is one atomic increment of a fixed-window counter: Redis INCR in production, an upsert in
+a SQLite file of its own on the embedded default (project/counterfile.py), never a write on the
+main database. Both are exact across every worker (the file: every worker of one machine).
+Each store is called through its circuit breaker (project/breaker.py): while it fails, requests
+skip it at once and are let through (fail-open), and the outage is logged once.
 """
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from functools import cache as once
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
-from project.breaker import StoreUnavailable, cache_breaker
+from project.breaker import Breaker, StoreUnavailable, cache_breaker
 from project.clients import client_ip
+from project.counterfile import CounterFile
 
 PERIODS = {
     "s": 1,
@@ -56,20 +58,25 @@ def _redis_client():
     return get_redis_connection("default")
 
 
-# One statement, atomic on SQLite (3.35+) and PostgreSQL alike (a test checks the names against
-# the RateCounter model).
-UPSERT_COUNTER = (
-    'INSERT INTO "accounts_ratecounter" ("key", "count", "expires_at") VALUES (%s, 1, %s) '
-    'ON CONFLICT ("key") DO UPDATE SET "count" = "accounts_ratecounter"."count" + 1 RETURNING "count"'
-)
+counter_file_breaker = Breaker("rate-limit counter file")
+
+
+@once
+def counter_file() -> CounterFile:
+    return CounterFile(settings.RATE_LIMIT_FILE)
+
+
+@receiver(setting_changed)
+def _forget_counter_file(*, setting: str, **kwargs) -> None:
+    if setting == "RATE_LIMIT_FILE":
+        counter_file.cache_clear()
 
 
 def hit(key: str, period: int) -> tuple[int, int]:
     """Count one request against `key` in the current window: (count so far, seconds to reset).
 
-    One atomic operation either way: Redis INCR, or an INSERT ... ON CONFLICT DO UPDATE
-    ... RETURNING on the database (SQLite and PostgreSQL), never a read-then-write.
-    Raises StoreUnavailable when Redis fails or its breaker is open.
+    One atomic operation either way, never a read-then-write: Redis INCR, or an upsert in the
+    counter file. Raises StoreUnavailable when the store fails or its breaker is open.
     """
     now = time.time()
     window = int(now // period)
@@ -86,11 +93,18 @@ def hit(key: str, period: int) -> tuple[int, int]:
             return count
 
         return int(cache_breaker.call(incr)), reset
-    expires_at = datetime.fromtimestamp((window + 1) * period, tz=UTC)
-    with connection.cursor() as cursor:
-        cursor.execute(UPSERT_COUNTER, [full_key[:200], expires_at])
-        (count,) = cursor.fetchone()
-    return int(count), reset
+    # The cache's key prefix keeps apart the runs that share a file (parallel test workers).
+    file_key = f"{settings.CACHE_KEY_PREFIX}:{full_key}"
+    return counter_file_breaker.call(lambda: counter_file().hit(file_key, (window + 1) * period)), reset
+
+
+def forget_counts() -> None:
+    """Drop this process's counters from the counter file (its key prefix only): for tests.
+
+    With Redis the counters are cache keys, which emptying the cache drops.
+    """
+    if not settings.REDIS_URL:
+        counter_file().clear(f"{settings.CACHE_KEY_PREFIX}:")
 
 
 def record_quota(request: Request | HttpRequest, quota: Quota) -> None:

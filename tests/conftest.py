@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 from accounts import services
 from accounts.models import User
 from accounts.roles import ROLE_PERMISSIONS, role_groups
+from project.throttling import forget_counts
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -31,6 +32,7 @@ def clear_own_cache() -> None:
         cache.delete_pattern("*")
     else:
         cache.clear()
+    forget_counts()  # Rate-limit counters: in the cache with Redis, else in their own file.
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ import uuid
 from typing import Any
 
 import jwt
-from django.conf import settings
 from django.http import HttpResponse
 from rest_framework.test import APIClient
 
@@ -23,12 +22,6 @@ LOGOUT_URL = "/api/v1/auth/logout/"
 ME_URL = "/api/v1/auth/me/"
 REGISTER_URL = "/api/v1/auth/register/"
 PASSWORD_CHANGE_URL = "/api/v1/auth/password/change/"
-
-
-def rate_limit_queries(counted: int = 1) -> int:
-    """SQL queries the rate limits add: one upsert per counted limit on the embedded default
-    (no Redis), none when the counters live in Redis (REDIS_URL, as in production)."""
-    return 0 if settings.REDIS_URL else counted
 
 
 def assert_problem(response: HttpResponse, status: int, code: str | None = None) -> dict[str, Any]:

@@ -1,13 +1,16 @@
 """Rate limits: atomic counters, 429 with Retry-After and RateLimit-* headers, fail-open."""
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from accounts.models import RateCounter
 from project import throttling
 from project.breaker import StoreUnavailable
+from project.counterfile import CounterFile
 from tests.helpers import ME_URL, assert_problem
 from tests.servers import call, gunicorn
 
@@ -16,9 +19,49 @@ pytestmark = pytest.mark.django_db
 API_ROOT = "/api/v1/"
 
 
-def test_the_counter_statement_names_the_models_table_and_columns():
-    names = [RateCounter._meta.db_table, *(field.column for field in RateCounter._meta.fields)]
-    assert all(f'"{name}"' in throttling.UPSERT_COUNTER for name in names)
+def test_counter_file_counts_each_key_on_its_own(tmp_path):
+    counters = CounterFile(tmp_path / "counters.sqlite3")
+
+    assert [counters.hit("a", time.time() + 60) for _ in range(3)] == [1, 2, 3]
+    assert counters.hit("b", time.time() + 60) == 1
+    counters.clear("a")
+    assert (counters.count("a"), counters.count("b")) == (0, 1)
+
+
+def test_counter_file_drops_ended_windows(tmp_path, monkeypatch):
+    counters = CounterFile(tmp_path / "counters.sqlite3")
+    counters.hit("ended", time.time() - 1)
+    counters.hit("current", time.time() + 60)
+    monkeypatch.setattr(counters, "_next_prune", 0.0)
+
+    counters.hit("current", time.time() + 60)
+
+    assert (counters.count("ended"), counters.count("current")) == (0, 2)
+
+
+def test_counts_are_kept_out_of_the_main_database(auth_api, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "user": "10/hour"}
+    with CaptureQueriesContext(connection) as queries:
+        remaining = [auth_api.get(ME_URL)["RateLimit-Remaining"] for _ in range(3)]
+
+    assert remaining == ["9", "8", "7"]
+    assert [query["sql"] for query in queries if not query["sql"].startswith("SELECT")] == []
+
+
+def test_counter_file_failure_fails_open(api, settings, tmp_path):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "anon": "1/hour"}
+    settings.REDIS_URL = ""
+    (tmp_path / "not-a-database").write_text("garbage")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(throttling, "counter_file", lambda: CounterFile(tmp_path / "not-a-database"))
+        responses = [api.get(API_ROOT) for _ in range(4)]
+    opened = throttling.counter_file_breaker.is_open
+    throttling.counter_file_breaker.reset()
+
+    assert [r.status_code for r in responses] == [200, 200, 200, 200]
+    assert "RateLimit-Remaining" not in responses[0]
+    assert opened  # After three failures the file is not even tried; the outage is logged once.
 
 
 def test_parse_rate():
@@ -96,7 +139,8 @@ def test_store_outage_fails_open(api, settings, monkeypatch):
 def test_exactly_the_limit_succeeds_across_four_workers_under_concurrency():
     """4 gunicorn workers, 200 concurrent anonymous requests, a limit of 50: exactly 50 pass.
 
-    Counters are Redis INCR when REDIS_URL is set (CI's second run), else a database upsert.
+    Counters are Redis INCR when REDIS_URL is set (CI's second run), else an upsert in the
+    counter file (project/counterfile.py), which the four processes share.
     """
     with gunicorn(workers=4, RATE_LIMIT_ANON="50/hour") as base, ThreadPoolExecutor(max_workers=50) as pool:
         statuses = [status for status, _ in pool.map(lambda _: call(f"{base}{API_ROOT}"), range(200))]

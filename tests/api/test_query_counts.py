@@ -3,11 +3,16 @@ however many projects the caller can see. A new query per row fails here.
 
 Counts are taken inside the test's transaction, so `transaction.atomic` shows up as SAVEPOINT and
 RELEASE SAVEPOINT (in production it is BEGIN and COMMIT, which Django does not log as queries).
+
+Rate limits are on, as production runs: their counters live in Redis or in a file of their own
+(project/counterfile.py), never in the main database, so the counts are the same on every stack
+and a read writes nothing.
 """
 
 import pytest
 from django.contrib.auth.models import Group
-from rest_framework.views import APIView
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
 from accounts.roles import VIEWER
@@ -18,14 +23,6 @@ pytestmark = pytest.mark.django_db
 
 # Projects the member can see: enough for several full pages at every page size pinned.
 DIRECT, VIA_GROUP = 100, 50
-
-
-@pytest.fixture(autouse=True)
-def _without_rate_limits(monkeypatch):
-    # Rate-limit counters live in Redis, or on the embedded default in the database, so they
-    # would add a backend-dependent query per limit. The pins are about the API's own SQL and
-    # must be identical on both databases; the limits have their own tests.
-    monkeypatch.setattr(APIView, "get_throttles", lambda self: [])
 
 
 @pytest.fixture
@@ -51,9 +48,36 @@ def caller(request, member, admin) -> tuple[str, User]:
 both_callers = pytest.mark.parametrize("caller", ["member", "admin"], indirect=True)
 
 
+@pytest.mark.parametrize("method", ["get", "head", "options"])
+@pytest.mark.parametrize("target", ["me", "list", "detail"])
+def test_a_read_writes_nothing_to_the_database(method, target, member, project):
+    url = {"me": "/api/v1/auth/me/", "list": "/api/v1/projects/", "detail": f"/api/v1/projects/{project.pk}/"}[target]
+    client = client_for(member)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = getattr(client, method)(url)
+
+    assert response.status_code == 200
+    assert response["RateLimit-Remaining"]  # Counted: the limits are on.
+    assert [query["sql"] for query in queries if not query["sql"].lstrip("(").startswith("SELECT")] == []
+
+
+ME_QUERIES = 1  # The user, their live session and their group names (roles, and the admin check).
+
+
+def test_me(member, django_assert_num_queries):
+    client = client_for(member)
+
+    with django_assert_num_queries(ME_QUERIES):
+        response = client.get("/api/v1/auth/me/")
+
+    assert response.json()["roles"] == ["viewer", "readers"]
+
+
 # For the member: the admin role sees everything, so it needs no visibility subquery and no flags.
 LIST_QUERIES = {
-    # 1. the user, their live session and whether they hold the admin role (authentication);
+    # 1. the user, their live session and their group names, so whether they hold the admin role
+    #    (authentication);
     # 2. their group ids (once per request: as literals they let the planner use the index);
     # 3. one page of projects: WHERE id IN (their direct grants UNION their groups' grants);
     # 4. their permission flags for the whole page, direct and through groups, in one UNION.
