@@ -4,10 +4,13 @@ Visibility is decided here, once, as a queryset every view starts from, so a pro
 caller may not see is a 404 that falls out of the lookup instead of being re-checked.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 from uuid import UUID
 
-from django.db.models import QuerySet
+from django.contrib.auth.models import Permission
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models.expressions import RawSQL
 from rest_framework.request import Request
 
 from accounts.models import User
@@ -52,18 +55,64 @@ class ProjectAccess:
         return self._group_ids
 
     def visible(self, permission: str = VIEW) -> QuerySet[Project]:
-        """Projects the caller holds `permission` on: an index lookup, not a table scan."""
+        """Projects the caller holds `permission` on: a direct grant or a group's, for each row.
+
+        Two index lookups per project the query reaches, so a detail costs the same whatever the
+        caller sees. A list narrows it first with `page_candidates` (a page is never found by
+        testing every project in list order)."""
         if self.is_admin:
             return Project.objects.all()
         if not self.user.is_authenticated:
             return Project.objects.none()
-        direct = ProjectUserObjectPermission.objects.filter(
-            user_id=self.user.pk, permission__codename=codename(permission)
-        ).values("content_object_id")
-        via_groups = ProjectGroupObjectPermission.objects.filter(
-            group_id__in=self.group_ids(), permission__codename=codename(permission)
-        ).values("content_object_id")
-        return Project.objects.filter(id__in=direct.union(via_groups))
+        granted = Q(Exists(self._grants(ProjectUserObjectPermission, permission).filter(content_object=OuterRef("pk"))))
+        if self.group_ids():
+            via_groups = self._grants(ProjectGroupObjectPermission, permission, self.group_ids())
+            granted |= Q(Exists(via_groups.filter(content_object=OuterRef("pk"))))
+        return Project.objects.filter(granted)
+
+    def page_candidates(
+        self,
+        queryset: QuerySet[Project],
+        *,
+        ordering: Sequence[str],
+        bound: Mapping[str, Any],
+        limit: int,
+        matching: QuerySet[Project] | None = None,
+        permission: str = VIEW,
+    ) -> QuerySet[Project]:
+        """`queryset` (visible projects, maybe searched) cut down to the rows a page can hold.
+
+        A page holds the first `limit` visible projects in `ordering` after `bound` that are in
+        `matching` (the list's search), so it holds only projects among the first `limit` of some one grantee (the
+        caller, or one of their groups) in that order. Those are read per grantee from the grant
+        index ordered by (project_created_at, project): `limit` index entries each, whatever the
+        caller sees. Ordering by another field (name, updated_at) reads each grantee's projects
+        and sorts them, as before. Admins see everything: the project index serves them directly.
+        """
+        if self.is_admin or not self.user.is_authenticated:
+            return queryset
+        branches = [self._grants(ProjectUserObjectPermission, permission)]
+        branches += [self._grants(ProjectGroupObjectPermission, permission, [pk]) for pk in self.group_ids()]
+        on_grant = {_on_grant(key): value for key, value in bound.items()}
+        grant_ordering = [_on_grant(term) for term in ordering]
+        parts, params = [], []
+        for i, grants in enumerate(branches):
+            grants = grants.filter(**on_grant)
+            if matching is not None and matching.query.has_filters():
+                grants = grants.filter(Exists(matching.filter(pk=OuterRef("content_object_id"))))
+            grants = grants.order_by(*grant_ordering).values("content_object_id")[:limit]
+            sql, branch_params = grants.query.get_compiler(using=grants.db).as_sql()
+            parts.append(f"SELECT content_object_id FROM ({sql}) AS grantee_{i}")
+            params.extend(branch_params)
+        return queryset.filter(pk__in=RawSQL(" UNION ".join(parts), params))
+
+    def _grants(self, model: type, permission: str, group_ids: list[int] | None = None) -> QuerySet:
+        """The grant rows of `permission` held by the caller (or by `group_ids`), by index."""
+        permission_id = Subquery(
+            Permission.objects.filter(content_type__app_label="api", codename=codename(permission)).values("pk")[:1]
+        )
+        principal = {"user_id": self.user.pk} if group_ids is None else {"group_id__in": group_ids}
+        return model.objects.filter(permission_id=permission_id, **principal)
 
     def load(self, project_ids: Iterable[UUID], *, fresh: bool = False) -> None:
         """Fetch the caller's flags for many projects in one query (`fresh`: even if known)."""
@@ -100,6 +149,17 @@ class ProjectAccess:
 
     def can_create(self) -> bool:
         return self.is_admin or self.user.has_perm("api.add_project")
+
+
+def _on_grant(term: str) -> str:
+    """An ordering term or a lookup on Project, said of a grant row: `-created_at` ->
+    `-project_created_at` (the copy, see ProjectCreatedAt), `name__gt` -> `content_object__name__gt`."""
+    direction = "-" if term.startswith("-") else ""
+    field, _, lookup = term.lstrip("-").partition("__")
+    column = {"created_at": "project_created_at", "id": "content_object_id", "pk": "content_object_id"}.get(
+        field, f"content_object__{field}"
+    )
+    return direction + column + (f"__{lookup}" if lookup else "")
 
 
 def project_access(request: Request) -> ProjectAccess:

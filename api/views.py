@@ -49,9 +49,20 @@ class ProjectViewSet(viewsets.ModelViewSet):
         return project_access(self.request).visible()
 
     def paginate_queryset(self, queryset):
+        # The page is cut from the rows it can hold (a few index entries per grantee), not from
+        # everything the caller may see; the same page, links and order as without it.
+        access = project_access(self.request)
+        window = self.paginator.window(queryset, self.request, self)
+        queryset = access.page_candidates(
+            queryset,
+            ordering=window.ordering,
+            bound=window.bound,
+            limit=window.limit,
+            matching=self.filter_queryset(Project.objects.all()),
+        )
         page = super().paginate_queryset(queryset)
         if page is not None:
-            project_access(self.request).load(project.pk for project in page)
+            access.load(project.pk for project in page)
         return page
 
     def perform_create(self, serializer: ProjectSerializer) -> None:
