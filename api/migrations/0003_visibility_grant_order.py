@@ -16,7 +16,6 @@ def copy_created_at(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
         ("api", "0002_shareable_group"),
     ]

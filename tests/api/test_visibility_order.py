@@ -95,11 +95,13 @@ def test_every_sharing_path_writes_the_projects_created_at(owner, make_member):
     other = services.project_create(owner=owner, name="Borealis")
     assign_perm(codename("view"), reader, other)
     assign_perm(codename("view"), team, other)
+    wrong = timezone.now() - timezone.timedelta(days=9)
+    permission_id = ProjectUserObjectPermission.objects.first().permission_id
+    [bulk] = bulk_projects(owner, 1)
     ProjectUserObjectPermission.objects.bulk_create(
         [
             ProjectUserObjectPermission(
-                user=owner, permission_id=ProjectUserObjectPermission.objects.first().permission_id,
-                content_object=bulk_projects(owner, 1)[0], project_created_at=timezone.now() - timezone.timedelta(days=9),
+                user=owner, permission_id=permission_id, content_object=bulk, project_created_at=wrong
             )
         ]
     )
@@ -139,7 +141,7 @@ def crowd(owner, make_member):
     """A reader who sees 37 of 80 projects: direct, through two groups, some through both, with
     runs of equal timestamps and equal names; a stranger's group holds grants on others."""
     reader = make_member("reader@example.com", VIEWER)
-    one, two, strangers = Group.objects.create(name="one"), Group.objects.create(name="two"), Group.objects.create(name="x")
+    one, two, strangers = (Group.objects.create(name=name) for name in ("one", "two", "strangers"))
     reader.groups.add(one, two)
     with mock.patch("django.utils.timezone.now", return_value=timezone.now()):
         tied = bulk_projects(owner, 9, name="Same {i}", readers=(reader, one))
