@@ -58,8 +58,8 @@ class ProjectAccess:
         """Projects the caller holds `permission` on: a direct grant or a group's, for each row.
 
         Two index lookups per project the query reaches, so a detail costs the same whatever the
-        caller sees. A list narrows it first with `page_candidates` (a page is never found by
-        testing every project in list order)."""
+        caller sees. A list page comes from `visible_page` (a page is never found by testing
+        every project in list order)."""
         if self.is_admin:
             return Project.objects.all()
         if not self.user.is_authenticated:
@@ -70,27 +70,30 @@ class ProjectAccess:
             granted |= Q(Exists(via_groups.filter(content_object=OuterRef("pk"))))
         return Project.objects.filter(granted)
 
-    def page_candidates(
+    def visible_page(
         self,
-        queryset: QuerySet[Project],
+        matching: QuerySet[Project],
         *,
         ordering: Sequence[str],
         bound: Mapping[str, Any],
         limit: int,
-        matching: QuerySet[Project] | None = None,
         permission: str = VIEW,
     ) -> QuerySet[Project]:
-        """`queryset` (visible projects, maybe searched) cut down to the rows a page can hold.
+        """The projects of `matching` (a list's search) the caller sees that a page can hold:
+        those a page query ordered by `ordering`, filtered by `bound` and cut at `limit` rows
+        may return. The page query then returns exactly what it would from `visible()`.
 
-        A page holds the first `limit` visible projects in `ordering` after `bound` that are in
-        `matching` (the list's search), so it holds only projects among the first `limit` of some one grantee (the
-        caller, or one of their groups) in that order. Those are read per grantee from the grant
-        index ordered by (project_created_at, project): `limit` index entries each, whatever the
-        caller sees. Ordering by another field (name, updated_at) reads each grantee's projects
-        and sorts them, as before. Admins see everything: the project index serves them directly.
+        Such a project is among the first `limit` in that order of one grantee (the caller, or
+        one of their groups), so each grantee's first `limit` rows are read from the grant
+        index, ordered by (project_created_at, project): `limit` index entries each, whatever
+        the caller sees. Only the caller's own grant rows are read, so every row is visible.
+        Ordering by another field (name, updated_at) reads each grantee's projects and sorts
+        them (the cost follows what the caller sees). Admins see every project of `matching`.
         """
-        if self.is_admin or not self.user.is_authenticated:
-            return queryset
+        if self.is_admin:
+            return matching
+        if not self.user.is_authenticated:
+            return Project.objects.none()
         branches = [self._grants(ProjectUserObjectPermission, permission)]
         branches += [self._grants(ProjectGroupObjectPermission, permission, [pk]) for pk in self.group_ids()]
         on_grant = {_on_grant(key): value for key, value in bound.items()}
@@ -98,7 +101,7 @@ class ProjectAccess:
         parts, params = [], []
         for i, grants in enumerate(branches):
             grants = grants.filter(**on_grant)
-            if matching is not None and matching.query.has_filters():
+            if matching.query.has_filters():
                 grants = grants.filter(Exists(matching.filter(pk=OuterRef("content_object_id"))))
             grants = grants.order_by(*grant_ordering).values("content_object_id")[:limit]
             # Django's own SQL for each branch, every value a parameter; joined by hand because
@@ -106,7 +109,7 @@ class ProjectAccess:
             sql, branch_params = grants.query.get_compiler(using=grants.db).as_sql()
             parts.append(f"SELECT content_object_id FROM ({sql}) AS grantee_{i}")  # noqa: S608  # nosec B608
             params.extend(branch_params)
-        return queryset.filter(pk__in=RawSQL(" UNION ".join(parts), params))  # noqa: S611  # nosec B611
+        return matching.filter(pk__in=RawSQL(" UNION ".join(parts), params))  # noqa: S611  # nosec B611
 
     def _grants(self, model: type, permission: str, group_ids: list[int] | None = None) -> QuerySet:
         """The grant rows of `permission` held by the caller (or by `group_ids`), by index."""

@@ -49,18 +49,15 @@ class ProjectViewSet(viewsets.ModelViewSet):
         return project_access(self.request).visible()
 
     def paginate_queryset(self, queryset):
-        # The page is cut from the rows it can hold (a few index entries per grantee), not from
-        # everything the caller may see; the same page, links and order as without it.
+        # `queryset` holds every visible project that matches the search; the page is taken from
+        # the few of them it can hold, found from the caller's grants in list order (the same
+        # page, order and links: tests/api/test_visibility_order.py), not from all of them.
         access = project_access(self.request)
         window = self.paginator.window(queryset, self.request, self)
-        queryset = access.page_candidates(
-            queryset,
-            ordering=window.ordering,
-            bound=window.bound,
-            limit=window.limit,
-            matching=self.filter_queryset(Project.objects.all()),
+        matching = self.filter_queryset(Project.objects.all())
+        page = super().paginate_queryset(
+            access.visible_page(matching, ordering=window.ordering, bound=window.bound, limit=window.limit)
         )
-        page = super().paginate_queryset(queryset)
         if page is not None:
             access.load(project.pk for project in page)
         return page

@@ -100,7 +100,8 @@ def main() -> None:
         get(path)
         with CaptureQueriesContext(connection) as ctx:
             get(path)
-        sql = next(q["sql"] for q in ctx.captured_queries if f'FROM "{table}"' in q["sql"])
+        captured = list(ctx.captured_queries)
+        sql = next(q["sql"] for q in captured if f'FROM "{table}"' in q["sql"])
 
         def run_sql(sql=sql):
             with connection.cursor() as cursor:
@@ -110,7 +111,7 @@ def main() -> None:
         out[name] = {
             "request_ms": timed(lambda path=path: get(path), args.runs),
             "query_ms": timed(run_sql, args.runs),
-            "queries": len(ctx.captured_queries),
+            "queries": len(captured),
         }
         if args.plans:
             with connection.cursor() as cursor:

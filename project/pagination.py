@@ -25,7 +25,7 @@ class PageWindow:
     """What the page query of a request will ask: its order, its position filter, its row count.
 
     A view can hand it to a selector that narrows the queryset to the rows such a page can hold
-    before the page is cut (api.selectors.ProjectAccess.page_candidates)."""
+    before the page is cut (api.selectors.ProjectAccess.visible_page)."""
 
     ordering: tuple[str, ...]
     bound: dict[str, Any]

@@ -1,4 +1,4 @@
-"""The list's page cut (api.selectors.ProjectAccess.page_candidates) and the grants' copy of
+"""The list's page cut (api.selectors.ProjectAccess.visible_page) and the grants' copy of
 their project's created_at (api.models.ProjectCreatedAt) that it reads in list order.
 
 The copy is checked against the projects after every path that writes or removes grants, and
@@ -68,9 +68,13 @@ def walk(client, url: str) -> tuple[list[str], list[list[str]], list[dict]]:
 
 
 def walk_cut_late(monkeypatch, client, url: str):
-    """The same walk with every visible project read before the page is cut (no page_candidates)."""
+    """The same walk with every visible project read before the page is cut (no visible_page)."""
+
+    def everything_visible(self, matching, **window):
+        return self.visible().filter(pk__in=matching.values("pk"))
+
     with monkeypatch.context() as patched:
-        patched.setattr(ProjectAccess, "page_candidates", lambda self, queryset, **window: queryset)
+        patched.setattr(ProjectAccess, "visible_page", everything_visible)
         return walk(client, url)
 
 
@@ -182,7 +186,7 @@ def test_a_page_is_cut_from_a_few_rows_per_grantee_not_from_all_visible(crowd):
     access = ProjectAccess(crowd)
     window = PageWindow(ordering=("-created_at", "-id"), bound={}, limit=3)
 
-    candidates = access.page_candidates(access.visible(), ordering=window.ordering, bound=window.bound, limit=3)
+    candidates = access.visible_page(Project.objects.all(), ordering=window.ordering, bound=window.bound, limit=3)
 
     # The caller and each of their three groups (two teams, the viewer role) bring at most 3.
     assert len(crowd.groups.all()) == 3

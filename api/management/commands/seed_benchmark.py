@@ -125,25 +125,37 @@ class Command(BaseCommand):
             " AND (i - %(half)s) / %(step)s < %(visible)s AS seen FROM generate_series(0, %(n)s - 1) AS i"
         )
         args = {
-            "seed": str(seed), "epoch": EPOCH, "half": step // 2, "step": step, "visible": visible, "n": projects,
-            "owner": owner.pk, "reader": reader.pk, "archivist": archivist.pk, "team": team.pk,
-            "readers": readers.pk, "view": perms["view"].pk, "change": perms["change"].pk,
-            "all": [perm.pk for perm in perms.values()], "team_every": TEAM_EVERY, "group_every": GROUP_SHARE_EVERY,
+            "seed": str(seed),
+            "epoch": EPOCH,
+            "half": step // 2,
+            "step": step,
+            "visible": visible,
+            "n": projects,
+            "owner": owner.pk,
+            "reader": reader.pk,
+            "archivist": archivist.pk,
+            "team": team.pk,
+            "readers": readers.pk,
+            "view": perms["view"].pk,
+            "change": perms["change"].pk,
+            "all": [perm.pk for perm in perms.values()],
+            "team_every": TEAM_EVERY,
+            "group_every": GROUP_SHARE_EVERY,
         }
         statements = [
-            f"INSERT INTO {project} (id, name, description, owner_id, created_at, updated_at)"
+            f"INSERT INTO {project} (id, name, description, owner_id, created_at, updated_at)"  # noqa: S608  # nosec B608 (our tables)
             f" SELECT id, 'Project ' || lpad(i::text, 6, '0'), 'Benchmark project number ' || i || '.', %(owner)s, at,"
             f" at FROM ({rows}) AS r",
-            f"INSERT INTO {user_grants} (user_id, permission_id, content_object_id, project_created_at)"
+            f"INSERT INTO {user_grants} (user_id, permission_id, content_object_id, project_created_at)"  # noqa: S608  # nosec B608 (our tables)
             f" SELECT %(owner)s, perm, id, at FROM ({rows}) AS r, unnest(%(all)s::int[]) AS perm",
-            f"INSERT INTO {user_grants} (user_id, permission_id, content_object_id, project_created_at)"
+            f"INSERT INTO {user_grants} (user_id, permission_id, content_object_id, project_created_at)"  # noqa: S608  # nosec B608 (our tables)
             f" SELECT %(archivist)s, %(view)s, id, at FROM ({rows}) AS r WHERE i < %(visible)s",
-            f"INSERT INTO {group_grants} (group_id, permission_id, content_object_id, project_created_at)"
+            f"INSERT INTO {group_grants} (group_id, permission_id, content_object_id, project_created_at)"  # noqa: S608  # nosec B608 (our tables)
             f" SELECT %(team)s, %(view)s, id, at FROM ({rows}) AS r WHERE i %% %(team_every)s = 0",
-            f"INSERT INTO {group_grants} (group_id, permission_id, content_object_id, project_created_at)"
+            f"INSERT INTO {group_grants} (group_id, permission_id, content_object_id, project_created_at)"  # noqa: S608  # nosec B608 (our tables)
             f" SELECT %(readers)s, %(view)s, id, at FROM ({rows}) AS r"
             f" WHERE seen AND k %% %(group_every)s = %(group_every)s - 1",
-            f"INSERT INTO {user_grants} (user_id, permission_id, content_object_id, project_created_at)"
+            f"INSERT INTO {user_grants} (user_id, permission_id, content_object_id, project_created_at)"  # noqa: S608  # nosec B608 (our tables)
             f" SELECT %(reader)s, perm, id, at FROM ({rows}) AS r,"
             f" unnest(CASE WHEN k %% 3 = 0 THEN ARRAY[%(view)s, %(change)s] ELSE ARRAY[%(view)s] END) AS perm"
             f" WHERE seen AND k %% %(group_every)s <> %(group_every)s - 1",
