@@ -10,7 +10,7 @@
 # GH_DB: a Gatehouse database seeded with `manage.py seed_benchmark --projects 100000 --visible
 # 5000` whose reader signs in with password `bench-pass` (the anchors' gatehouse/seed_meta.py).
 set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd); SRC=$(cd "$HERE/.." && pwd)
+HERE=$(cd "$(dirname "$0")" && pwd); SRC=${GH_SRC:-$(cd "$HERE/.." && pwd)}  # GH_SRC: another checkout (before/after)
 ANCHORS=${ANCHORS:-/work/shared/anchors}; DRF_DB=${DRF_DB:-/tmp/peers-drf-data/db_100k_5000.sqlite3}
 GH_DB=${GH_DB:?a seeded Gatehouse database}; V_DRF=${V_DRF:-/tmp/peers-venv-drf-plain}
 DURATION=${DURATION:-10}; RUNS=${RUNS:-3}; CONNS=${CONNS:-20}; PORT=${PORT:-18771}
