@@ -26,7 +26,9 @@ trap cleanup EXIT
 
 serve() {  # PORT DIR APP VENV [VAR=value ...]
   local port=$1 dir=$2 app=$3 venv=$4 i; shift 4
-  env "$@" taskset -c 1 "$venv/bin/gunicorn" -w 2 -b "127.0.0.1:$port" --chdir "$dir" --log-level warning \
+  # An empty config: gunicorn would otherwise read ./gunicorn.conf.py of the directory it starts in.
+  env "$@" taskset -c 1 "$venv/bin/gunicorn" -c "$ANCHORS/gatehouse/gunicorn.conf.py" -w 2 -b "127.0.0.1:$port" \
+    --chdir "$dir" --log-level warning \
     "$app" >>"$OUT/server-$port.log" 2>&1 &
   PIDS+=($!)
   for i in $(seq 1 150); do
@@ -39,7 +41,7 @@ serve $PORT "$ANCHORS/drf-plain" benchsite.wsgi:application "$V_DRF" \
   "DRF_DB=$DRF_DB" "DJANGO_SECRET_KEY=$SECRET" "JWT_SECRET_KEY=$SECRET"
 serve $((PORT + 1)) "$SRC" project.wsgi:application "$SRC/.venv" DJANGO_ENV=development DJANGO_DEBUG=0 \
   "SECRET_KEY=$SECRET" "JWT_SIGNING_KEY=$SECRET" JWT_ALGORITHM=HS256 REDIS_URL= LOG_LEVEL=WARNING \
-  "GUNICORN_CMD_ARGS=--config=$ANCHORS/gatehouse/gunicorn.conf.py" "DATABASE_URL=sqlite:///$GH_DB" \
+  "DATABASE_URL=sqlite:///$GH_DB" \
   RATE_LIMIT_USER=$RATE RATE_LIMIT_ANON=$RATE RATE_LIMIT_SIGN_IN=$RATE RATE_LIMIT_REFRESH=$RATE
 
 token() {  # URL BODY FIELD
