@@ -32,22 +32,55 @@ class Project(models.Model):
         return self.name
 
 
+class ProjectCreatedAt(models.DateTimeField):
+    """A grant's copy of its project's `created_at`, the first key of the list's order.
+
+    With it, an index on (grantee, permission, project_created_at, project) yields one grantee's
+    visible projects already in list order, so a page is cut after page_size + 1 index entries
+    instead of after reading and sorting everything the caller may see (docs/performance.md).
+    The value is taken from the project on every insert, whoever inserts (the services,
+    guardian's `assign_perm`, `bulk_create`), so it cannot be set wrong; a project's
+    `created_at` never changes, so it cannot go stale.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs["editable"] = False
+        super().__init__(*args, **kwargs)
+
+    def pre_save(self, model_instance, add: bool):
+        value = model_instance.content_object.created_at
+        setattr(model_instance, self.attname, value)
+        return value
+
+
 class ProjectUserObjectPermission(UserObjectPermissionBase):
     """A user's permission on one project; deleted with the project (direct foreign key)."""
 
     content_object = models.ForeignKey(Project, on_delete=models.CASCADE)
+    project_created_at = ProjectCreatedAt()
 
     class Meta(UserObjectPermissionBase.Meta):
         verbose_name = "project user permission"
+        indexes = [
+            models.Index(
+                fields=["user", "permission", "project_created_at", "content_object"], name="api_user_grant_order"
+            )
+        ]
 
 
 class ProjectGroupObjectPermission(GroupObjectPermissionBase):
     """A group's permission on one project; deleted with the project (direct foreign key)."""
 
     content_object = models.ForeignKey(Project, on_delete=models.CASCADE)
+    project_created_at = ProjectCreatedAt()
 
     class Meta(GroupObjectPermissionBase.Meta):
         verbose_name = "project group permission"
+        indexes = [
+            models.Index(
+                fields=["group", "permission", "project_created_at", "content_object"], name="api_group_grant_order"
+            )
+        ]
 
 
 class Document(models.Model):

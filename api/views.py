@@ -49,9 +49,17 @@ class ProjectViewSet(viewsets.ModelViewSet):
         return project_access(self.request).visible()
 
     def paginate_queryset(self, queryset):
-        page = super().paginate_queryset(queryset)
+        # `queryset` holds every visible project that matches the search; the page is taken from
+        # the few of them it can hold, found from the caller's grants in list order (the same
+        # page, order and links: tests/api/test_visibility_order.py), not from all of them.
+        access = project_access(self.request)
+        window = self.paginator.window(queryset, self.request, self)
+        matching = self.filter_queryset(Project.objects.all())
+        page = super().paginate_queryset(
+            access.visible_page(matching, ordering=window.ordering, bound=window.bound, limit=window.limit)
+        )
         if page is not None:
-            project_access(self.request).load(project.pk for project in page)
+            access.load(project.pk for project in page)
         return page
 
     def perform_create(self, serializer: ProjectSerializer) -> None:

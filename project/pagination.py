@@ -6,16 +6,30 @@ answers a tampered cursor with 404, or with a database error when the position i
 not fit the ordering field: clients would never learn what was wrong with their request.
 """
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.pagination import Cursor, CursorPagination
+from rest_framework.pagination import Cursor, CursorPagination, _reverse_ordering
 from rest_framework.request import Request
 
 from project.query_params import QUERY_VALUE_MAX
+
+
+@dataclass(frozen=True)
+class PageWindow:
+    """What the page query of a request will ask: its order, its position filter, its row count.
+
+    A view can hand it to a selector that narrows the queryset to the rows such a page can hold
+    before the page is cut (api.selectors.ProjectAccess.visible_page)."""
+
+    ordering: tuple[str, ...]
+    bound: dict[str, Any]
+    limit: int
 
 
 class StrictCursorPagination(CursorPagination):
@@ -26,6 +40,23 @@ class StrictCursorPagination(CursorPagination):
     def paginate_queryset(self, queryset: QuerySet, request: Request, view=None) -> list | None:
         self.model = queryset.model
         return super().paginate_queryset(queryset, request, view)
+
+    def window(self, queryset: QuerySet, request: Request, view=None) -> PageWindow:
+        """The page query `paginate_queryset` will run, as DRF's CursorPagination builds it."""
+        self.model = queryset.model
+        page_size = self.get_page_size(request)
+        ordering = self.ordering = self.get_ordering(request, queryset, view)  # decode_cursor reads it
+        cursor = self.decode_cursor(request)
+        offset, reverse, position = (0, False, None) if cursor is None else cursor
+        bound = {}
+        if position is not None:
+            field = ordering[0].lstrip("-")
+            bound = {f"{field}__{'lt' if reverse != ordering[0].startswith('-') else 'gt'}": position}
+        return PageWindow(
+            ordering=tuple(_reverse_ordering(ordering) if reverse else ordering),
+            bound=bound,
+            limit=offset + page_size + 1,
+        )
 
     def get_page_size(self, request: Request) -> int:
         raw = request.query_params.get(self.page_size_query_param)

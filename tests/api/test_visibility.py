@@ -2,11 +2,13 @@
 ordering, page or address."""
 
 import base64
+from unittest import mock
 from urllib.parse import unquote, urlencode
 
 import pytest
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
+from django.utils import timezone
 
 from accounts.models import User
 from accounts.roles import EDITOR, VIEWER
@@ -209,10 +211,13 @@ def test_cursor_pages_walk_every_visible_project_exactly_once(ordering, owner, r
     group = Group.objects.create(name="readers")
     reader.groups.add(group)
     # Many equal names and equal timestamps: the cursor's position alone cannot tell them apart.
-    direct = bulk_projects(owner, 23, name="Same name", readers=(reader,))
+    # Twelve created in the same instant (made at creation: no door ever changes created_at).
+    with mock.patch("django.utils.timezone.now", return_value=timezone.now()):
+        direct = bulk_projects(owner, 12, name="Same name", readers=(reader,))
+    direct += bulk_projects(owner, 11, name="Same name", readers=(reader,))
     via_group = bulk_projects(owner, 11, name="Group {i:03}", readers=(group,))
     bulk_projects(owner, 30, name="Same name")  # Invisible to the reader.
-    Project.objects.filter(pk__in=[p.pk for p in direct[:12]]).update(created_at=direct[0].created_at)
+    assert len({p.created_at for p in direct[:12]}) == 1
     query = {"page_size": 5, **({"ordering": ordering} if ordering else {})}
 
     ids = walk(client_for(reader), f"{PROJECTS}?{urlencode(query)}")

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 
 from accounts import roles
 from accounts.models import User
@@ -82,12 +82,15 @@ class Command(BaseCommand):
             return
         rng = random.Random(seed)  # noqa: S311 (reproducible ids, not secrets)
         with transaction.atomic():
-            summary = self._seed(projects=projects, visible=visible, batch_size=batch_size, rng=rng)
+            if connection.vendor == "postgresql":
+                summary = self._seed_in_sql(projects=projects, visible=visible, seed=seed)
+            else:
+                summary = self._seed(projects=projects, visible=visible, batch_size=batch_size, rng=rng)
         self._analyze()
         summary["seconds"] = round(time.perf_counter() - started, 2)
         self.stdout.write(json.dumps(summary))
 
-    def _seed(self, *, projects: int, visible: int, batch_size: int, rng: random.Random) -> dict:
+    def _people(self) -> tuple[User, User, User, Group, Group, dict[str, Permission]]:
         groups = roles.role_groups()
         owner = User.objects.create_user(email=OWNER_EMAIL, display_name="Benchmark owner")
         owner.groups.add(groups[roles.EDITOR])
@@ -103,6 +106,82 @@ class Command(BaseCommand):
             name: Permission.objects.get(content_type__app_label="api", codename=codename(name))
             for name in PROJECT_PERMISSIONS
         }
+        return owner, reader, archivist, team, readers, perms
+
+    def _seed_in_sql(self, *, projects: int, visible: int, seed: int) -> dict:
+        """The same data set written by PostgreSQL itself (INSERT ... SELECT over generate_series):
+        a million projects in minutes instead of the better part of an hour. Ids are md5 of the
+        seed and the row number; the grants' project_created_at copy is written explicitly (these
+        inserts bypass the model) and checked against the projects at the end."""
+        owner, reader, archivist, team, readers, perms = self._people()
+        step = projects // visible
+        project = Project._meta.db_table
+        user_grants = ProjectUserObjectPermission._meta.db_table
+        group_grants = ProjectGroupObjectPermission._meta.db_table
+        # i: the row number; k: the reader's k-th visible project (i = k * step + step // 2).
+        rows = (
+            "SELECT i, md5(%(seed)s || '-' || i)::uuid AS id, %(epoch)s::timestamptz + i * interval '1 minute' AS at,"
+            " (i - %(half)s) / %(step)s AS k, (i - %(half)s) %% %(step)s = 0 AND i >= %(half)s"
+            " AND (i - %(half)s) / %(step)s < %(visible)s AS seen FROM generate_series(0, %(n)s - 1) AS i"
+        )
+        args = {
+            "seed": str(seed),
+            "epoch": EPOCH,
+            "half": step // 2,
+            "step": step,
+            "visible": visible,
+            "n": projects,
+            "owner": owner.pk,
+            "reader": reader.pk,
+            "archivist": archivist.pk,
+            "team": team.pk,
+            "readers": readers.pk,
+            "view": perms["view"].pk,
+            "change": perms["change"].pk,
+            "all": [perm.pk for perm in perms.values()],
+            "team_every": TEAM_EVERY,
+            "group_every": GROUP_SHARE_EVERY,
+        }
+        statements = [
+            f"INSERT INTO {project} (id, name, description, owner_id, created_at, updated_at)"  # noqa: S608  # nosec B608 (our tables)
+            f" SELECT id, 'Project ' || lpad(i::text, 6, '0'), 'Benchmark project number ' || i || '.', %(owner)s, at,"
+            f" at FROM ({rows}) AS r",
+            f"INSERT INTO {user_grants} (user_id, permission_id, content_object_id, project_created_at)"  # noqa: S608  # nosec B608 (our tables)
+            f" SELECT %(owner)s, perm, id, at FROM ({rows}) AS r, unnest(%(all)s::int[]) AS perm",
+            f"INSERT INTO {user_grants} (user_id, permission_id, content_object_id, project_created_at)"  # noqa: S608  # nosec B608 (our tables)
+            f" SELECT %(archivist)s, %(view)s, id, at FROM ({rows}) AS r WHERE i < %(visible)s",
+            f"INSERT INTO {group_grants} (group_id, permission_id, content_object_id, project_created_at)"  # noqa: S608  # nosec B608 (our tables)
+            f" SELECT %(team)s, %(view)s, id, at FROM ({rows}) AS r WHERE i %% %(team_every)s = 0",
+            f"INSERT INTO {group_grants} (group_id, permission_id, content_object_id, project_created_at)"  # noqa: S608  # nosec B608 (our tables)
+            f" SELECT %(readers)s, %(view)s, id, at FROM ({rows}) AS r"
+            f" WHERE seen AND k %% %(group_every)s = %(group_every)s - 1",
+            f"INSERT INTO {user_grants} (user_id, permission_id, content_object_id, project_created_at)"  # noqa: S608  # nosec B608 (our tables)
+            f" SELECT %(reader)s, perm, id, at FROM ({rows}) AS r,"
+            f" unnest(CASE WHEN k %% 3 = 0 THEN ARRAY[%(view)s, %(change)s] ELSE ARRAY[%(view)s] END) AS perm"
+            f" WHERE seen AND k %% %(group_every)s <> %(group_every)s - 1",
+        ]
+        with connection.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement, args)  # nosec B608 (table names from our models, values as parameters)
+        user_rows = ProjectUserObjectPermission.objects
+        group_rows = ProjectGroupObjectPermission.objects
+        for rows_of in (user_rows, group_rows):
+            stale = rows_of.exclude(project_created_at=models.F("content_object__created_at")).count()
+            if stale:
+                raise CommandError(f"{stale} grants' project_created_at differ from their project's created_at.")
+        return {
+            "projects": projects,
+            "visible": visible,
+            "reader": READER_EMAIL,
+            "archivist": ARCHIVIST_EMAIL,
+            "user_permissions": user_rows.count(),
+            "group_permissions": group_rows.count(),
+            "reader_direct": user_rows.filter(user=reader, permission=perms["view"]).count(),
+            "reader_via_group": group_rows.filter(group=readers).count(),
+        }
+
+    def _seed(self, *, projects: int, visible: int, batch_size: int, rng: random.Random) -> dict:
+        owner, reader, archivist, team, readers, perms = self._people()
         view, change = perms["view"], perms["change"]
 
         step = projects // visible
