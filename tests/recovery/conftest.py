@@ -66,8 +66,8 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture
-def mailbox(settings) -> Iterator[Mailbox]:
+@pytest.fixture(name="mailbox")
+def mailbox_fixture(settings) -> Iterator[Mailbox]:
     """The SMTP server, with the mail settings pointed at it as EMAIL_URL=smtp://127.0.0.1:<port> makes them."""
     box = Mailbox()
     controller = Controller(box, hostname="127.0.0.1", port=free_port())
@@ -84,8 +84,8 @@ def mailbox(settings) -> Iterator[Mailbox]:
         controller.stop()
 
 
-@pytest.fixture
-def post(api, django_capture_on_commit_callbacks) -> Callable:
+@pytest.fixture(name="post")
+def post_fixture(api, django_capture_on_commit_callbacks) -> Callable:
     """POST as JSON and run what the request deferred to its commit (the mail), as a real commit would."""
 
     def post(url: str, data: object, client: APIClient | None = None, **extra):
