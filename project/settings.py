@@ -272,8 +272,9 @@ SENDS_MAIL = any(MAIL_FEATURES.values())
 _email_url = env.str("EMAIL_URL", default="" if PRODUCTION else "console://")
 if PRODUCTION and SENDS_MAIL and not _email_url.startswith(("smtp://", "smtp+tls://", "smtp+ssl://", "smtps://")):
     _on = ", ".join(f"{name}=1" for name, value in MAIL_FEATURES.items() if value)
+    _what = f"EMAIL_URL={_email_url!r} cannot deliver mail" if _email_url else "EMAIL_URL is not set"
     raise ImproperlyConfigured(
-        f"EMAIL_URL={_email_url!r} cannot deliver mail, and {_on} sends it. Set EMAIL_URL to your mail server, "
+        f"{_what}, and {_on} sends account mail. Set EMAIL_URL to your mail server, "
         "e.g. smtp+tls://user:password@smtp.example.com:587 (docs/configuration.md#email), or turn those "
         "features off (PASSWORD_RESET_ENABLED=0, EMAIL_CHANGE_ENABLED=0, REGISTRATION_OPEN=0)."
     )
