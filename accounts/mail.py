@@ -1,11 +1,13 @@
 """Account mail: rendered from text and HTML templates, sent by one background thread per process.
 
-`send()` queues a mail once the current transaction commits, so no mail goes out for a change
-that rolled back, and the request that caused it does not wait for the mail server: asking for a
-password reset for a known email takes the time of one for an unknown email (docs/recovery.md
-measures it). A mail that fails to send is logged (never its link) and dropped: the user asks
-again. Templates: accounts/templates/accounts/email/<name>_subject.txt, <name>.txt, <name>.html,
-with `product_name` (PRODUCT_NAME) in their context.
+`send()` queues a mail once the current transaction commits and the request has been answered,
+so no mail goes out for a change that rolled back, and the request that caused it neither waits
+for the mail server nor shares the interpreter with the rendering: asking for a password reset
+for a known email takes the time of one for an unknown email (docs/recovery.md measures it).
+Requests are followed with Django's request_started/request_finished signals in a context
+variable, as a WSGI server (gunicorn) runs them. A mail that fails to send is logged (never its
+link) and dropped: the user asks again. Templates: accounts/templates/accounts/email/
+<name>_subject.txt, <name>.txt, <name>.html, with `product_name` (PRODUCT_NAME) in their context.
 """
 
 import atexit
@@ -13,12 +15,15 @@ import logging
 import queue
 import threading
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.core.signals import request_finished, request_started
 from django.db import transaction
+from django.dispatch import receiver
 from django.template.loader import render_to_string
 
 logger = logging.getLogger(__name__)
@@ -84,6 +89,34 @@ outbox = Outbox()
 atexit.register(lambda: outbox.flush(timeout=settings.EMAIL_TIMEOUT))
 
 
+# Mail committed during a request waits for the request to finish (the answer written to the
+# client) before the outbox thread renders and sends it: rendering alongside the answer's last
+# steps competes with them for the interpreter and made a known email's answer measurably slower.
+_held: ContextVar[list[Mail] | None] = ContextVar("held_mail", default=None)
+
+
+@receiver(request_started)
+def _hold_during_request(**kwargs) -> None:
+    _held.set([])
+
+
+@receiver(request_finished)
+def _release_after_request(**kwargs) -> None:
+    held = _held.get()
+    _held.set(None)
+    for mail in held or ():
+        outbox.put(mail)
+
+
+def _post(mail: Mail) -> None:
+    held = _held.get()
+    if held is None:  # Not in a request (a command, a shell), or after it finished.
+        outbox.put(mail)
+    else:
+        held.append(mail)
+
+
 def send(mail: Mail) -> None:
-    """Send `mail` after the current transaction commits (at once outside one)."""
-    transaction.on_commit(lambda: outbox.put(mail))
+    """Send `mail` once the current transaction commits (at once outside one) and the request, if
+    any, has been answered."""
+    transaction.on_commit(lambda: _post(mail))
