@@ -1,6 +1,7 @@
 """The outbox: mail waits for the commit and the answer, then a background thread sends it; a failure is logged."""
 
 import logging
+from contextlib import contextmanager
 
 import pytest
 from django.core import mail as django_mail
@@ -28,18 +29,26 @@ def sent() -> list:
     return django_mail.outbox
 
 
-def test_mail_of_a_request_leaves_only_after_the_answer(django_capture_on_commit_callbacks):
-    request_started.send(sender=None)
-    with django_capture_on_commit_callbacks(execute=True):
-        mail.send(welcome())
-    assert sent() == []  # Committed, but the request is still being answered.
-
-    # What Django's test client does around the signal: it would close the test's database connection.
+@contextmanager
+def keeping_the_test_connection():
+    """What Django's test client does around these signals: they would close the test's database connection."""
+    request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
     try:
-        request_finished.send(sender=None)
+        yield
     finally:
+        request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)
+
+
+def test_mail_of_a_request_leaves_only_after_the_answer(django_capture_on_commit_callbacks):
+    with keeping_the_test_connection():
+        request_started.send(sender=None)
+        with django_capture_on_commit_callbacks(execute=True):
+            mail.send(welcome())
+        assert sent() == []  # Committed, but the request is still being answered.
+
+        request_finished.send(sender=None)
 
     assert [message.to for message in sent()] == [["alice@example.com"]]
 
