@@ -40,7 +40,7 @@ def environment(*, root: Path, database_url: str, redis_url: str, port: int) -> 
         PYTHONUNBUFFERED="1",
         # No account mail (docs/recovery.md): production then starts without a mail server, and the
         # load's users, registered through the service, sign in without verifying an address.
-        PASSWORD_RESET_ENABLED="0",
+        PASSWORD_RESET_ENABLED="0",  # noqa: S106 (a switch, not a password)
         EMAIL_CHANGE_ENABLED="0",
         REGISTRATION_REQUIRES_VERIFICATION="0",
     )
