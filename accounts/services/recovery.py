@@ -35,9 +35,10 @@ class SameEmail(Invalid):
         super().__init__("This is already the account's email.")
 
 
-def _locked_user(link: links.Link) -> User:
-    """The link's account, its row locked until the transaction ends, if the link still holds for it."""
-    user = User.objects.select_for_update().filter(pk=link.user_id).first()
+def _user_of(link: links.Link, *, lock: bool = True) -> User:
+    """The link's account, if the link still holds for it; its row locked until the transaction ends."""
+    accounts = User.objects.select_for_update() if lock else User.objects.all()
+    user = accounts.filter(pk=link.user_id).first()
     if user is None or not user.is_active or not link.matches(user):
         raise LinkInvalid()
     return user
@@ -80,11 +81,7 @@ def password_reset_request(*, email: str) -> None:
 
 def password_reset_user(*, token: str) -> User:
     """The account a reset token is for (unlocked, to validate the new password against); LinkInvalid otherwise."""
-    link = _read(links.PASSWORD_RESET, token)
-    user = User.objects.filter(pk=link.user_id).first()
-    if user is None or not user.is_active or not link.matches(user):
-        raise LinkInvalid()
-    return user
+    return _user_of(_read(links.PASSWORD_RESET, token), lock=False)
 
 
 @transaction.atomic
@@ -94,10 +91,13 @@ def password_reset_confirm(*, token: str, new_password: str) -> User:
     The caller has validated `new_password` (Django's validators, against password_reset_user).
     The account's row is locked before the link is checked: of two uses at once, the second
     sees the new password hash and is refused. Failed sign-ins and lockout are left as they are.
+    An unverified email becomes verified: the link was mailed to it.
     """
-    user = _locked_user(_read(links.PASSWORD_RESET, token))
+    user = _user_of(_read(links.PASSWORD_RESET, token))
     user_change_password(user=user, new_password=new_password, actor=None)
     audit.record(Event.PASSWORD_RESET, target=user)
+    if not user.email_verified:  # The link came to this address: it is theirs.
+        _mark_verified(user)
     return user
 
 
@@ -117,11 +117,15 @@ def email_verification_resend(*, email: str) -> None:
 @transaction.atomic
 def email_verify(*, token: str) -> User:
     """Mark the account's email verified. The link dies with it (it was bound to the unverified state)."""
-    user = _locked_user(_read(links.EMAIL_VERIFICATION, token))
+    user = _user_of(_read(links.EMAIL_VERIFICATION, token))
+    _mark_verified(user)
+    return user
+
+
+def _mark_verified(user: User) -> None:
     user.email_verified = True
     user.save(update_fields=["email_verified"])
-    audit.record(Event.EMAIL_VERIFIED, actor=user, target=user)
-    return user
+    audit.record(Event.EMAIL_VERIFIED, actor=user, target=user, detail={"email": user.email})
 
 
 # Email change
@@ -163,7 +167,7 @@ def email_change_confirm(*, token: str) -> User:
     checked again (taken, or confusable with an account's, since the request): refused on `token`.
     """
     link = _read(links.EMAIL_CHANGE, token)
-    user = _locked_user(link)
+    user = _user_of(link)
     new_email = link.data.get("email")
     if not isinstance(new_email, str):
         raise LinkInvalid()

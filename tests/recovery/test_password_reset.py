@@ -124,3 +124,15 @@ def test_a_bad_request_body_is_a_clear_400_and_sends_nothing(post, mailbox, body
     assert_validation_problem(post(RESET_URL, body), (field, code))
     assert mailbox.received() == []
     assert not SecurityEvent.objects.exists()
+
+
+def test_a_reset_verifies_an_unverified_email(post, mailbox, make_user, settings, api):
+    settings.REGISTRATION_REQUIRES_VERIFICATION = True
+    carol = make_user("carol@example.com", email_verified=False)
+    post(RESET_URL, {"email": "carol@example.com"})
+
+    post(CONFIRM_URL, {"token": token_of(mailbox.only_one_to("carol@example.com")), "new_password": NEW_PASSWORD})
+
+    carol.refresh_from_db()
+    assert carol.email_verified  # The link reached the mailbox: that proves it is hers.
+    assert api.post(TOKEN_URL, {"email": "carol@example.com", "password": NEW_PASSWORD}).status_code == 200
