@@ -12,19 +12,34 @@ from typing import ClassVar
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.signals import user_login_failed
 from django.contrib.auth.views import LoginView
-from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from accounts import audit, lockout
+from accounts import audit, lockout, services
 from accounts.models import SecurityEvent, normalize_email
 from project.throttling import SignInRateThrottle
 
 Event = SecurityEvent.Type
+
+
+def refuse_unverified(user) -> None:
+    """The API's email_unverified refusal (accounts/services/verification.py), as a form error."""
+    try:
+        services.ensure_email_verified(user)
+    except services.EmailUnverified as exc:
+        raise ValidationError(exc.message, code=exc.code) from None
+
+
+class SignInForm(AuthenticationForm):
+    def confirm_login_allowed(self, user) -> None:
+        super().confirm_login_allowed(user)
+        refuse_unverified(user)
 
 
 class StaffAuthenticationForm(AdminAuthenticationForm):
@@ -40,12 +55,14 @@ class StaffAuthenticationForm(AdminAuthenticationForm):
         if not user.is_staff:
             user_login_failed.send(sender=__name__, credentials={"username": user.get_username()}, request=self.request)
         super().confirm_login_allowed(user)
+        refuse_unverified(user)
 
 
 class SignInView(LoginView):
     """LoginView behind the sign-in rate limit, audited; `door` names it in the audit trail."""
 
     door: ClassVar[str]
+    authentication_form = SignInForm
 
     def dispatch(self, request, *args, **kwargs) -> HttpResponse:
         request.sign_in_door = self.door  # lockout.lockout_response answers this request in HTML.

@@ -70,6 +70,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     session_epoch = models.PositiveIntegerField(
         default=0, editable=False, help_text="Raised to end every browser (cookie) session at once."
     )
+    email_verified = models.BooleanField(
+        default=True,
+        help_text="False from self-registration until the link mailed to the address is opened (docs/recovery.md).",
+    )
 
     objects = UserManager()
 
@@ -221,6 +225,11 @@ class SecurityEvent(models.Model):
         PROJECT_UPDATE = "project_update"
         PROJECT_DELETE = "project_delete"
         ADMIN_ACTION = "admin_action"
+        PASSWORD_RESET_REQUEST = "password_reset_request"  # noqa: S105 (an event name)
+        PASSWORD_RESET = "password_reset"  # noqa: S105 (an event name)
+        EMAIL_VERIFIED = "email_verified"
+        EMAIL_CHANGE_REQUEST = "email_change_request"
+        EMAIL_CHANGE = "email_change"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     type = models.CharField(max_length=32, choices=Type.choices)

@@ -70,6 +70,14 @@ class TokenObtainSerializer(StrictFieldsMixin, jwt_serializers.TokenObtainSerial
                 raise lockout.locked_out() from None
             raise
         try:
+            services.ensure_email_verified(self.user)  # The same check at every sign-in door.
+        except services.EmailUnverified:
+            audit.record(
+                SecurityEvent.Type.SIGN_IN_FAILED,
+                detail={"email": self.user.email, "locked_out": False, "reason": "email_unverified"},
+            )
+            raise
+        try:
             issued = services.session_start(
                 user=self.user,
                 ip_address=client_ip(request),

@@ -3,7 +3,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from accounts import session_views, views
+from accounts import recovery_views, session_views, views
 
 app_name = "auth"
 
@@ -19,5 +19,13 @@ urlpatterns = [
     path("me/", views.MeView.as_view(), name="me"),
     path("register/", views.RegisterView.as_view(), name="register"),
     path("password/change/", views.PasswordChangeView.as_view(), name="password-change"),
+    path("password/reset/", recovery_views.PasswordResetView.as_view(), name="password-reset"),
+    path(
+        "password/reset/confirm/", recovery_views.PasswordResetConfirmView.as_view(), name="password-reset-confirm"
+    ),
+    path("email/verify/", recovery_views.EmailVerifyView.as_view(), name="email-verify"),
+    path("email/verify/resend/", recovery_views.EmailVerificationResendView.as_view(), name="email-verify-resend"),
+    path("email/change/", recovery_views.EmailChangeView.as_view(), name="email-change"),
+    path("email/change/confirm/", recovery_views.EmailChangeConfirmView.as_view(), name="email-change-confirm"),
     *router.urls,
 ]

@@ -39,6 +39,7 @@ class TokenObtainView(PublicTokenView):
 
     throttle_classes = [throttling.AnonRateThrottle, throttling.SignInRateThrottle]
     serializer_class = serializers.TokenObtainSerializer
+    documents_403 = True  # email_unverified (REGISTRATION_REQUIRES_VERIFICATION).
 
 
 @extend_schema(tags=["auth"], responses={200: serializers.TokenPairSerializer}, summary="Refresh")

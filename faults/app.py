@@ -38,6 +38,11 @@ def environment(*, root: Path, database_url: str, redis_url: str, port: int) -> 
         REFRESH_GRACE_SECONDS=str(GRACE_SECONDS),  # The audit judges refresh reuse by the same window.
         LOG_LEVEL="WARNING",
         PYTHONUNBUFFERED="1",
+        # No account mail (docs/recovery.md): production then starts without a mail server, and the
+        # load's users, registered through the service, sign in without verifying an address.
+        PASSWORD_RESET_ENABLED="0",  # noqa: S106 (a switch, not a password)
+        EMAIL_CHANGE_ENABLED="0",
+        REGISTRATION_REQUIRES_VERIFICATION="0",
     )
     for scope in ("ANON", "USER", "WRITES", "SIGN_IN", "REFRESH", "REGISTER", "LOOKUP"):
         env[f"RATE_LIMIT_{scope}"] = GENEROUS

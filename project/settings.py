@@ -251,6 +251,59 @@ if REGISTRATION_ROLE not in {"", "viewer", "editor"}:
         f"REGISTRATION_ROLE={REGISTRATION_ROLE!r}: use viewer, editor or an empty value (never admin)."
     )
 
+# Email (docs/recovery.md): password reset, email verification and email change send mail.
+# EMAIL_URL names the backend django-environ style: smtp:// (plain), smtp+tls:// (STARTTLS, port
+# 587), smtp+ssl:// (implicit TLS, port 465), console:// (prints each mail: the development
+# default), locmem:// and dummy:// (tests, fuzzing). Production refuses to start without a real
+# backend while a feature that sends mail is on.
+PASSWORD_RESET_ENABLED = env.bool("PASSWORD_RESET_ENABLED", default=True)
+EMAIL_CHANGE_ENABLED = env.bool("EMAIL_CHANGE_ENABLED", default=True)
+# Unverified self-registered accounts cannot sign in (problem `email_unverified`). Accounts made
+# by an operator, and those that existed before verification did, count as verified.
+REGISTRATION_REQUIRES_VERIFICATION = env.bool("REGISTRATION_REQUIRES_VERIFICATION", default=PRODUCTION)
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT_MINUTES", default=30) * 60  # Django's name, in seconds.
+EMAIL_CONFIRMATION_TIMEOUT = env.int("EMAIL_CONFIRMATION_TIMEOUT_HOURS", default=24) * 3600
+PRODUCT_NAME = env.str("PRODUCT_NAME", default="Gatehouse")
+EMAIL_ALIASES = {"console": "consolemail", "locmem": "memorymail", "dummy": "dummymail"}
+MAIL_FEATURES = {
+    "PASSWORD_RESET_ENABLED": PASSWORD_RESET_ENABLED,
+    "EMAIL_CHANGE_ENABLED": EMAIL_CHANGE_ENABLED,
+    "REGISTRATION_OPEN": REGISTRATION_OPEN,  # Registration sends the verification link.
+}
+SENDS_MAIL = any(MAIL_FEATURES.values())
+_email_url = env.str("EMAIL_URL", default="" if PRODUCTION else "console://")
+if PRODUCTION and SENDS_MAIL and not _email_url.startswith(("smtp://", "smtp+tls://", "smtp+ssl://", "smtps://")):
+    _on = ", ".join(f"{name}=1" for name, value in MAIL_FEATURES.items() if value)
+    _what = f"EMAIL_URL={_email_url!r} cannot deliver mail" if _email_url else "EMAIL_URL is not set"
+    raise ImproperlyConfigured(
+        f"{_what}, and {_on} sends account mail. Set EMAIL_URL to your mail server, "
+        "e.g. smtp+tls://user:password@smtp.example.com:587 (docs/configuration.md#email), or turn those "
+        "features off (PASSWORD_RESET_ENABLED=0, EMAIL_CHANGE_ENABLED=0, REGISTRATION_OPEN=0)."
+    )
+_scheme, _sep, _rest = (_email_url or "dummy://").partition("://")
+try:
+    globals().update(environ.Env.email_url_config(f"{EMAIL_ALIASES.get(_scheme, _scheme)}{_sep}{_rest}"))
+except ImproperlyConfigured:
+    raise ImproperlyConfigured(
+        f"EMAIL_URL scheme {_scheme!r} is not known: use smtp://, smtp+tls://, smtp+ssl://, console://, locmem:// "
+        "or dummy://."
+    ) from None
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+if PRODUCTION and SENDS_MAIL:
+    DEFAULT_FROM_EMAIL = _required(
+        "DEFAULT_FROM_EMAIL", "the sender of account mail, e.g. Gatehouse <no-reply@example.com>."
+    )
+    FRONTEND_URL = _required(
+        "FRONTEND_URL", "the https:// address of the app that opens the links in account mail (docs/recovery.md)."
+    )
+    if not FRONTEND_URL.startswith("https://"):
+        raise ImproperlyConfigured(f"FRONTEND_URL={FRONTEND_URL!r}: links in account mail must use https://.")
+else:
+    DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=f"{PRODUCT_NAME} <no-reply@localhost>")
+    FRONTEND_URL = env.str("FRONTEND_URL", default="http://localhost:3000")
+FRONTEND_URL = FRONTEND_URL.rstrip("/")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -323,6 +376,9 @@ RATE_LIMITS = {
     "refresh": env.str("RATE_LIMIT_REFRESH", default="60/minute"),
     "register": env.str("RATE_LIMIT_REGISTER", default="10/hour"),
     "lookup": env.str("RATE_LIMIT_LOOKUP", default="30/minute"),
+    # Password reset, verification and email change: per client IP, and per email address asked about.
+    "recovery": env.str("RATE_LIMIT_RECOVERY", default="30/hour"),
+    "recovery_email": env.str("RATE_LIMIT_RECOVERY_EMAIL", default="5/hour"),
 }
 
 for _scope, _rate in RATE_LIMITS.items():

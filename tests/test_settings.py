@@ -45,6 +45,10 @@ def production(**overrides: str) -> dict[str, str]:
         # The embedded signing scheme: a shared secret (a key pair is the production default).
         "JWT_ALGORITHM": "HS256",
         "JWT_SIGNING_KEY": random_key(),
+        # Password reset and email change send mail (docs/recovery.md): a real backend, a sender, a link base.
+        "EMAIL_URL": "smtp+tls://mailer:secret@smtp.example.com:587",
+        "DEFAULT_FROM_EMAIL": "Gatehouse <no-reply@example.com>",
+        "FRONTEND_URL": "https://app.example.com",
     }
     variables.update(overrides)
     return variables

@@ -1,7 +1,8 @@
 """Account and session writes: every change with side effects goes through here.
 
 One module per concern: sessions (sign-in, token rotation, logout, revocation), users (accounts,
-passwords, activation, roles, privileges) and guards (the superuser check and the user-row lock
+passwords, activation, roles, privileges), recovery (password reset, email verification and
+change by mailed links) and guards (the superuser check and the user-row lock
 both share). Callers use `services.X` from this package.
 
 A test that replaces a service patches the module that calls it: `services.session_start` is
@@ -11,6 +12,16 @@ called through this package (by the sign-in serializer), while a call between th
 
 from accounts import audit
 from accounts.services.guards import SuperuserProtected, guard_superuser
+from accounts.services.recovery import (
+    LinkInvalid,
+    email_change_confirm,
+    email_change_request,
+    email_verification_resend,
+    email_verify,
+    password_reset_confirm,
+    password_reset_request,
+    password_reset_user,
+)
 from accounts.services.sessions import (
     SESSION_ENDED,
     IssuedTokens,
@@ -37,18 +48,29 @@ from accounts.services.users import (
     user_update_privileges,
     user_update_profile,
 )
+from accounts.services.verification import EmailUnverified, ensure_email_verified
 
 # `audit` is here so tests can reach the recorder every service calls (services.audit.record).
 __all__ = [
     "SESSION_ENDED",
+    "EmailUnverified",
     "IssuedTokens",
     "LastAdmin",
+    "LinkInvalid",
     "RefreshRejected",
     "SignInRejected",
     "SuperuserProtected",
     "audit",
+    "email_change_confirm",
+    "email_change_request",
+    "email_verification_resend",
+    "email_verify",
+    "ensure_email_verified",
     "guard_superuser",
     "is_uuid",
+    "password_reset_confirm",
+    "password_reset_request",
+    "password_reset_user",
     "session_for_refresh_token",
     "session_logout",
     "session_refresh",

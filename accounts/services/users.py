@@ -9,6 +9,7 @@ from accounts import roles as role_defs
 from accounts.models import AuthSession, SecurityEvent, User
 from accounts.services.guards import SuperuserProtected, guard_superuser, lock_user
 from accounts.services.sessions import sessions_revoke_all
+from accounts.services.verification import send_verification
 from project.errors import Invalid
 
 Event = SecurityEvent.Type
@@ -30,11 +31,13 @@ def _create_account(*, email: str, password: str | None, display_name: str, **ex
 
 @transaction.atomic
 def user_register(*, email: str, password: str, display_name: str = "") -> User:
-    """Create a self-registered account with the configured role (REGISTRATION_ROLE)."""
-    user = _create_account(email=email, password=password, display_name=display_name)
+    """Create a self-registered account with the configured role (REGISTRATION_ROLE), unverified
+    until the link mailed to its address is opened (docs/recovery.md)."""
+    user = _create_account(email=email, password=password, display_name=display_name, email_verified=False)
     if settings.REGISTRATION_ROLE:
         user.groups.add(role_defs.role_groups()[settings.REGISTRATION_ROLE])
     audit.record(Event.REGISTRATION, actor=user, target=user, detail={"role": settings.REGISTRATION_ROLE})
+    send_verification(user)
     return user
 
 

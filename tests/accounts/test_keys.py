@@ -426,6 +426,11 @@ def test_untyped_tokens_verify_with_the_key_ring(key_file, tokens):
 
 
 SETTINGS_FILE = BASE_DIR / "project" / "settings.py"
+PRODUCTION_MAIL = {
+    "EMAIL_URL": "smtp+tls://mailer:secret@smtp.example.com:587",
+    "DEFAULT_FROM_EMAIL": "Gatehouse <no-reply@example.com>",
+    "FRONTEND_URL": "https://app.example.com",
+}
 
 
 @pytest.fixture
@@ -436,6 +441,9 @@ def production_env(monkeypatch, tmp_path):
     monkeypatch.setenv("SECRET_KEY", secrets.token_urlsafe(64))
     monkeypatch.setenv("ALLOWED_HOSTS", "api.example.com")
     monkeypatch.setenv("JWT_KEYS_FILE", str(tmp_path / "jwt_keys.json"))
+    monkeypatch.setenv("EMAIL_URL", PRODUCTION_MAIL["EMAIL_URL"])  # docs/recovery.md: production sends mail.
+    monkeypatch.setenv("DEFAULT_FROM_EMAIL", PRODUCTION_MAIL["DEFAULT_FROM_EMAIL"])
+    monkeypatch.setenv("FRONTEND_URL", PRODUCTION_MAIL["FRONTEND_URL"])
     monkeypatch.setattr(sys, "argv", ["gunicorn", "project.wsgi"])
     return tmp_path / "jwt_keys.json"
 
@@ -510,6 +518,7 @@ def test_the_production_deploy_check_passes_once_the_first_key_is_made(tmp_path)
         "SECRET_KEY": secrets.token_urlsafe(64),
         "ALLOWED_HOSTS": "api.example.com",
         "JWT_KEYS_FILE": str(tmp_path / "jwt_keys.json"),
+        **PRODUCTION_MAIL,
     }
     environment.pop("JWT_ALGORITHM", None)
     manage = [sys.executable, str(BASE_DIR / "manage.py")]
