@@ -1,7 +1,8 @@
 """Account and session writes: every change with side effects goes through here.
 
 One module per concern: sessions (sign-in, token rotation, logout, revocation), users (accounts,
-passwords, activation, roles, privileges) and guards (the superuser check and the user-row lock
+passwords, activation, roles, privileges), mfa (TOTP, recovery codes, the second sign-in
+step) and guards (the superuser check and the user-row lock
 both share). Callers use `services.X` from this package.
 
 A test that replaces a service patches the module that calls it: `services.session_start` is
@@ -11,6 +12,16 @@ called through this package (by the sign-in serializer), while a call between th
 
 from accounts import audit
 from accounts.services.guards import SuperuserProtected, guard_superuser
+from accounts.services.mfa import (
+    mfa_challenge_complete,
+    mfa_challenge_start,
+    mfa_disable,
+    mfa_recovery_codes_regenerate,
+    mfa_reset,
+    mfa_totp_begin,
+    mfa_totp_confirm,
+    mfa_verify,
+)
 from accounts.services.sessions import (
     SESSION_ENDED,
     IssuedTokens,
@@ -49,6 +60,14 @@ __all__ = [
     "audit",
     "guard_superuser",
     "is_uuid",
+    "mfa_challenge_complete",
+    "mfa_challenge_start",
+    "mfa_disable",
+    "mfa_recovery_codes_regenerate",
+    "mfa_reset",
+    "mfa_totp_begin",
+    "mfa_totp_confirm",
+    "mfa_verify",
     "session_for_refresh_token",
     "session_logout",
     "session_refresh",

@@ -43,6 +43,7 @@ def token_digest(raw: str) -> str:
 def _issue_tokens(*, session: AuthSession) -> IssuedTokens:
     refresh = SessionRefreshToken.for_user(session.user)
     refresh[SESSION_CLAIM] = str(session.id)
+    refresh["auth_time"] = int(session.created_at.timestamp())  # The sign-in's time, for step-up (accounts/stepup.py).
     raw = str(refresh)  # Sign once: some algorithms (ES256) sign differently each time.
     expires_at = datetime_from_epoch(refresh["exp"])
     RefreshTokenRecord.objects.create(
