@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from accounts import services
+from accounts import services, stepup
 from accounts.admin_forms import PasswordResetForm, UserCreationForm, UserEditForm, password_actor
 from accounts.admin_support import ServiceAdmin, apply_all_or_nothing
 from accounts.models import AuthSession, SecurityEvent, User
@@ -73,6 +73,8 @@ class UserAdmin(ServiceAdmin, DjangoUserAdmin):
         # `obj` already carries the form's values: the services start from the stored account.
         user = User.objects.get(pk=obj.pk)
         changed = set(form.changed_data)
+        if changed & {"roles", "is_superuser", "user_permissions"}:
+            stepup.require_recent_sign_in(request)  # Role and privilege changes: a recent sign-in.
         if changed & {"is_superuser", "user_permissions"}:
             services.user_update_privileges(
                 user=user,

@@ -24,11 +24,18 @@ from rest_framework import exceptions
 from accounts import lockout
 from accounts.models import AuthSession, User
 from accounts.services import mfa
+from project.errors import Refused
 
 HEADER = "X-MFA-Code"
 AUTH_TIME_CLAIM = "auth_time"
 # Where a browser (cookie) session keeps the time its sign-in completed, in epoch seconds.
 SESSION_AUTH_TIME = "gatehouse_auth_time"
+
+
+class RecentSignInRequired(Refused):
+    """The Django admin's step-up: a form cannot carry a code header, so only a recent sign-in does."""
+
+    code = "step_up_required"
 
 
 class StepUpRequired(exceptions.AuthenticationFailed):
@@ -107,3 +114,12 @@ def require_step_up(request) -> None:
         check_second_factor(request, request.user, code=code, purpose="step_up")
         return
     raise StepUpRequired()
+
+
+def require_recent_sign_in(request) -> None:
+    """The admin's form of the check: RecentSignInRequired unless signed in within STEP_UP_MAX_AGE."""
+    if not is_recent(request):
+        raise RecentSignInRequired(
+            f"changing roles or privileges needs a sign-in less than {settings.STEP_UP_MAX_AGE // 60} minutes "
+            "old: log out and sign in again."
+        )
