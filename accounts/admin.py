@@ -25,7 +25,7 @@ class UserAdmin(ServiceAdmin, DjangoUserAdmin):
     search_fields = ["email", "display_name"]
     readonly_fields = ["id", "is_staff", "date_joined", "last_login"]
     filter_horizontal = ["user_permissions"]
-    actions = ["activate", "deactivate"]
+    actions = ["activate", "deactivate", "reset_mfa"]
     add_fieldsets = [
         (None, {"classes": ["wide"], "fields": ["email", "display_name", "roles", "password1", "password2"]}),
     ]
@@ -122,6 +122,19 @@ class UserAdmin(ServiceAdmin, DjangoUserAdmin):
             services.user_update_access(user=user, actor=request.user, is_active=False)
 
         apply_all_or_nothing(self, request, queryset, deactivate, "Deactivated {count} user(s).")
+
+    @admin.action(
+        description="Reset MFA of selected users (removes their authenticator and recovery codes)",
+        permissions=["change"],
+    )
+    def reset_mfa(self, request, queryset) -> None:
+        apply_all_or_nothing(
+            self,
+            request,
+            queryset,
+            lambda user: services.mfa_reset(user=user, actor=request.user),
+            "Reset MFA of {count} user(s).",
+        )
 
 
 @admin.register(AuthSession)

@@ -119,6 +119,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "project.throttling.RateLimitHeadersMiddleware",
     "axes.middleware.AxesMiddleware",
+    "accounts.mfa_enforcement.MfaEnrolmentRequiredMiddleware",  # MFA_REQUIRED_FOR_ROLES; no-op when empty.
     # Last: its process_view runs the view itself (in one transaction with the stored answer).
     "project.idempotency.IdempotencyMiddleware",
 ]
