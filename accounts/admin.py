@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from accounts import services
+from accounts import services, stepup
 from accounts.admin_forms import PasswordResetForm, UserCreationForm, UserEditForm, password_actor
 from accounts.admin_support import ServiceAdmin, apply_all_or_nothing
 from accounts.models import AuthSession, SecurityEvent, User
@@ -25,7 +25,7 @@ class UserAdmin(ServiceAdmin, DjangoUserAdmin):
     search_fields = ["email", "display_name"]
     readonly_fields = ["id", "is_staff", "date_joined", "last_login"]
     filter_horizontal = ["user_permissions"]
-    actions = ["activate", "deactivate"]
+    actions = ["activate", "deactivate", "reset_mfa"]
     add_fieldsets = [
         (None, {"classes": ["wide"], "fields": ["email", "display_name", "roles", "password1", "password2"]}),
     ]
@@ -73,6 +73,8 @@ class UserAdmin(ServiceAdmin, DjangoUserAdmin):
         # `obj` already carries the form's values: the services start from the stored account.
         user = User.objects.get(pk=obj.pk)
         changed = set(form.changed_data)
+        if changed & {"roles", "is_superuser", "user_permissions"}:
+            stepup.require_recent_sign_in(request)  # Role and privilege changes: a recent sign-in.
         if changed & {"is_superuser", "user_permissions"}:
             services.user_update_privileges(
                 user=user,
@@ -120,6 +122,19 @@ class UserAdmin(ServiceAdmin, DjangoUserAdmin):
             services.user_update_access(user=user, actor=request.user, is_active=False)
 
         apply_all_or_nothing(self, request, queryset, deactivate, "Deactivated {count} user(s).")
+
+    @admin.action(
+        description="Reset MFA of selected users (removes their authenticator and recovery codes)",
+        permissions=["change"],
+    )
+    def reset_mfa(self, request, queryset) -> None:
+        apply_all_or_nothing(
+            self,
+            request,
+            queryset,
+            lambda user: services.mfa_reset(user=user, actor=request.user),
+            "Reset MFA of {count} user(s).",
+        )
 
 
 @admin.register(AuthSession)

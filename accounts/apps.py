@@ -6,4 +6,4 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        from accounts import schema, signals  # noqa: F401  (OpenAPI auth extension, audit receivers)
+        from accounts import schema, signals, stepup  # noqa: F401  (OpenAPI auth extension, audit receivers)

@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import roles
+from accounts import roles, stepup
 from accounts.models import User, normalize_email
 from accounts.serializers import ManagedUserSerializer, RoleSerializer, UserLookupSerializer
 from project.pagination import StrictCursorPagination
@@ -56,6 +56,11 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Updat
 
     def get_queryset(self):
         return User.objects.prefetch_related("groups")
+
+    def perform_update(self, serializer) -> None:
+        if "groups" in serializer.validated_data:  # A role change wants a recent sign-in (accounts/stepup.py).
+            stepup.require_step_up(self.request)
+        serializer.save()
 
 
 @extend_schema(

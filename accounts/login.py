@@ -21,7 +21,7 @@ from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from accounts import audit, lockout, services
+from accounts import audit, lockout, mfa_login, services
 from accounts.models import SecurityEvent, normalize_email
 from project.throttling import SignInRateThrottle
 
@@ -77,6 +77,10 @@ class SignInView(LoginView):
         return super().post(request, *args, **kwargs)
 
     def form_valid(self, form) -> HttpResponse:
+        if mfa_login.needs_second_step(form.get_user()):  # A code is owed first (accounts/mfa_login.py).
+            return mfa_login.start_second_step(
+                self.request, form.get_user(), door=self.door, next_url=self.get_success_url()
+            )
         with transaction.atomic():
             response = super().form_valid(form)
             user = form.get_user()

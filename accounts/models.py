@@ -230,6 +230,13 @@ class SecurityEvent(models.Model):
         EMAIL_VERIFIED = "email_verified"
         EMAIL_CHANGE_REQUEST = "email_change_request"
         EMAIL_CHANGE = "email_change"
+        MFA_ENROLMENT_STARTED = "mfa_enrolment_started"
+        MFA_ENROLLED = "mfa_enrolled"
+        MFA_DISABLED = "mfa_disabled"
+        MFA_RESET = "mfa_reset"
+        MFA_FAILED = "mfa_failed"
+        MFA_RECOVERY_CODE_USED = "mfa_recovery_code_used"
+        MFA_RECOVERY_CODES_REGENERATED = "mfa_recovery_codes_regenerated"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     type = models.CharField(max_length=32, choices=Type.choices)
@@ -305,3 +312,63 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope} {self.key}"
+
+
+# Multi-factor sign-in (accounts/services/mfa.py writes these; docs/mfa.md).
+
+
+class TOTPDevice(models.Model):
+    """A user's authenticator: its TOTP secret, encrypted at rest (Fernet), and the last time step used.
+
+    Pending until `confirmed_at` is set by a first correct code; only a confirmed device makes
+    sign-in ask for a second factor. `last_used_step` refuses a code's replay within its step.
+    """
+
+    user = models.OneToOneField(User, primary_key=True, on_delete=models.CASCADE, related_name="totp_device")
+    encrypted_secret = models.TextField(
+        help_text="The base32 secret, Fernet-encrypted with a key derived from SECRET_KEY."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    last_used_step = models.BigIntegerField(
+        null=True, blank=True, help_text="TOTP time step of the last code accepted."
+    )
+
+    def __str__(self) -> str:
+        return f"TOTP of {self.user_id} ({'confirmed' if self.confirmed_at else 'pending'})"
+
+
+class RecoveryCode(models.Model):
+    """A single-use recovery code, stored as a keyed digest only (shown to the user once)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="recovery_codes")
+    digest = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "digest"], name="accounts_recovery_code_unique")]
+
+    def __str__(self) -> str:
+        return f"recovery code of {self.user_id}"
+
+
+class MfaChallenge(models.Model):
+    """A password accepted, the second factor still owed: what an `mfa_token` stands for.
+
+    Stored as a digest; single-use (`used_at`), short-lived (`expires_at`), and dead after
+    MFA_TOKEN_MAX_ATTEMPTS wrong codes. `password_digest` binds it to the password it followed.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="mfa_challenges")
+    token_digest = models.CharField(max_length=64, unique=True)
+    password_digest = models.CharField(max_length=64)
+    door = models.CharField(max_length=16)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+    failed_attempts = models.PositiveSmallIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"mfa challenge {self.id} of {self.user_id}"

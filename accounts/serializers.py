@@ -11,7 +11,7 @@ from rest_framework.fields import get_error_detail
 from rest_framework_simplejwt import serializers as jwt_serializers
 from rest_framework_simplejwt.exceptions import TokenError
 
-from accounts import audit, lockout, roles, services
+from accounts import audit, lockout, mfa_serializers, roles, services
 from accounts.authentication import current_session_id
 from accounts.models import AuthSession, SecurityEvent, User, normalize_email
 from accounts.tokens import SESSION_CLAIM, SessionAccessToken, SessionRevoked, TokenMalformed
@@ -69,6 +69,7 @@ class TokenObtainSerializer(StrictFieldsMixin, jwt_serializers.TokenObtainSerial
             if locked:
                 raise lockout.locked_out() from None
             raise
+        mfa_serializers.stop_for_second_factor(self.user, door="api")  # 401 mfa_required when enrolled.
         try:
             services.ensure_email_verified(self.user)  # The same check at every sign-in door.
         except services.EmailUnverified:

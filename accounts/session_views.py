@@ -6,7 +6,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import services
+from accounts import services, stepup
 from accounts.models import AuthSession
 from accounts.serializers import SessionSerializer
 from project.views import UUID_PATTERN
@@ -32,5 +32,6 @@ class LogoutAllView(APIView):
     """End every session of your account, this one included."""
 
     def post(self, request: Request) -> Response:
+        stepup.require_step_up(request)
         services.user_logout_everywhere(user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

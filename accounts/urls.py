@@ -3,7 +3,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from accounts import recovery_views, session_views, views
+from accounts import mfa_views, recovery_views, session_views, views
 
 app_name = "auth"
 
@@ -14,6 +14,12 @@ urlpatterns = [
     path("token/", views.TokenObtainView.as_view(), name="token"),
     path("token/refresh/", views.TokenRefreshView.as_view(), name="token-refresh"),
     path("token/verify/", views.TokenVerifyView.as_view(), name="token-verify"),
+    path("token/mfa/", mfa_views.MfaSignInView.as_view(), name="token-mfa"),
+    path("mfa/", mfa_views.MfaStatusView.as_view(), name="mfa"),
+    path("mfa/totp/", mfa_views.TotpEnrolView.as_view(), name="mfa-totp"),
+    path("mfa/totp/confirm/", mfa_views.TotpConfirmView.as_view(), name="mfa-totp-confirm"),
+    path("mfa/totp/disable/", mfa_views.TotpDisableView.as_view(), name="mfa-totp-disable"),
+    path("mfa/recovery-codes/", mfa_views.RecoveryCodesView.as_view(), name="mfa-recovery-codes"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("logout-all/", session_views.LogoutAllView.as_view(), name="logout-all"),
     path("me/", views.MeView.as_view(), name="me"),

@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt import views as jwt_views
 from rest_framework_simplejwt.exceptions import TokenError
 
-from accounts import serializers, services
+from accounts import mfa_serializers, serializers, services, stepup
 from accounts.tokens import invalid_token
 from project import throttling
 
@@ -40,6 +40,8 @@ class TokenObtainView(PublicTokenView):
     throttle_classes = [throttling.AnonRateThrottle, throttling.SignInRateThrottle]
     serializer_class = serializers.TokenObtainSerializer
     documents_403 = True  # email_unverified (REGISTRATION_REQUIRES_VERIFICATION).
+    problem_401 = mfa_serializers.MfaRequiredProblemSerializer  # accounts/mfa_serializers.py
+    problem_401_description = "Wrong credentials; or `mfa_required`: finish at token/mfa/ with `mfa_token`."
 
 
 @extend_schema(tags=["auth"], responses={200: serializers.TokenPairSerializer}, summary="Refresh")
@@ -110,6 +112,7 @@ class PasswordChangeView(APIView):
     """Change your password. Every session ends: sign in again with the new password."""
 
     def post(self, request: Request) -> Response:
+        stepup.require_step_up(request)
         serializer = serializers.PasswordChangeSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         services.user_change_password(user=request.user, new_password=serializer.validated_data["new_password"])

@@ -55,6 +55,7 @@ def applies_to(view_class: type | None) -> bool:
         view_class is not None
         and issubclass(view_class, APIView)
         and not issubclass(view_class, TokenViewBase)
+        and not getattr(view_class, "idempotency_exempt", False)  # Answers holding secrets (MFA).
         and "post" in view_class.http_method_names
     )
 

@@ -72,6 +72,14 @@ TITLES = {
     "service_unavailable": "Service temporarily unavailable.",
     "bad_request": "Bad request.",
     "conflict": "Conflict with the current state.",
+    "mfa_required": "A second factor is required.",
+    "mfa_code_invalid": "The code is not correct.",
+    "mfa_token_invalid": "The mfa_token is not valid.",
+    "mfa_not_enrolled": "No second factor is set up.",
+    "mfa_already_enrolled": "A second factor is already set up.",
+    "mfa_enrolment_required": "Set up a second factor first.",
+    "mfa_reset_self": "Permission denied.",
+    "step_up_required": "A recent sign-in is required.",
 }
 
 
@@ -188,6 +196,8 @@ def api_exception(exc: DomainError) -> exceptions.APIException:
     if exc.status == 400:
         field = exc.field or "non_field_errors"
         return exceptions.ValidationError({field: [exc.message]}, code=exc.code)
+    if exc.status == 401:  # AuthenticationFailed: DRF adds the Bearer challenge every 401 carries.
+        return exceptions.AuthenticationFailed(exc.message, code=exc.code)
     if exc.status == 403:
         return exceptions.PermissionDenied(exc.message, code=exc.code)
     if exc.status == 404:
@@ -232,7 +242,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]):
     else:
         code = _code_of(exc)
         code = TOKEN_CODES.get(code, code)
-        body = problem(response.status_code, code, _detail_text(exc.detail))
+        # An exception may add members of its own (sign-in's `mfa_token`): `problem_members`.
+        body = problem(response.status_code, code, _detail_text(exc.detail), **getattr(exc, "problem_members", {}))
         if code in INVALID_TOKEN_CODES and response.has_header("WWW-Authenticate"):
             response["WWW-Authenticate"] = invalid_token_challenge(response["WWW-Authenticate"], body["detail"])
 

@@ -27,6 +27,12 @@ OPERATION_IDS = {
     ("POST", "/auth/email/verify/resend/"): "resendEmailVerification",
     ("POST", "/auth/email/change/"): "requestEmailChange",
     ("POST", "/auth/email/change/confirm/"): "confirmEmailChange",
+    ("POST", "/auth/token/mfa/"): "signInWithMfa",
+    ("GET", "/auth/mfa/"): "getMfaStatus",
+    ("POST", "/auth/mfa/totp/"): "startTotpEnrolment",
+    ("POST", "/auth/mfa/totp/confirm/"): "confirmTotpEnrolment",
+    ("POST", "/auth/mfa/totp/disable/"): "disableTotp",
+    ("POST", "/auth/mfa/recovery-codes/"): "regenerateRecoveryCodes",
     ("DELETE", "/auth/sessions/{id}/"): "revokeSession",
     ("GET", "/users/lookup/"): "lookupUser",
     ("GET", "/projects/{project_pk}/permissions/"): "getProjectPermissions",
@@ -175,7 +181,11 @@ class ProblemAutoSchema(AutoSchema):
             "429": (ProblemSerializer, "Too many requests."),
         }
         if not public or getattr(self.view, "documents_401", False):
-            errors["401"] = (ProblemSerializer, "Missing, malformed, expired or revoked token.")
+            # A view whose 401 body has more members (sign-in's `mfa_token`) names its serializer.
+            errors["401"] = (
+                getattr(self.view, "problem_401", ProblemSerializer),
+                getattr(self.view, "problem_401_description", "Missing, malformed, expired or revoked token."),
+            )
         if not public or getattr(self.view, "documents_403", False):
             errors["403"] = (ProblemSerializer, "Not allowed to do this.")
         if "{" in self.path or getattr(self.view, "documents_404", False):
@@ -183,6 +193,8 @@ class ProblemAutoSchema(AutoSchema):
         if has_body:
             errors["413"] = (ProblemSerializer, "Request body too large.")
             errors["415"] = (ProblemSerializer, "Only application/json bodies are accepted.")
+        if getattr(self.view, "documents_409", False):
+            errors["409"] = (ProblemSerializer, "Conflicts with the current state.")
         if self._takes_idempotency_key():
             errors["409"] = (ProblemSerializer, "A request with this Idempotency-Key is still in flight.")
             errors["422"] = (ProblemSerializer, "This Idempotency-Key was used for a different request.")

@@ -119,6 +119,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "project.throttling.RateLimitHeadersMiddleware",
     "axes.middleware.AxesMiddleware",
+    "accounts.mfa_enforcement.MfaEnrolmentRequiredMiddleware",  # MFA_REQUIRED_FOR_ROLES; no-op when empty.
     # Last: its process_view runs the view itself (in one transaction with the stored answer).
     "project.idempotency.IdempotencyMiddleware",
 ]
@@ -413,6 +414,24 @@ SIMPLE_JWT = {
 # A retry of the refresh token just rotated, within this many seconds, gets the same new pair
 # instead of being treated as a replay (accounts/grace.py). 0 turns the window off.
 REFRESH_GRACE_SECONDS = env.int("REFRESH_GRACE_SECONDS", default=5)
+# Multi-factor sign-in (docs/mfa.md). The issuer names the account in authenticator apps; an
+# mfa_token (the second sign-in step) lives MFA_TOKEN_LIFETIME seconds and survives at most
+# MFA_TOKEN_MAX_ATTEMPTS wrong codes. Sensitive operations want a sign-in younger than
+# STEP_UP_MAX_AGE seconds or a fresh code (accounts/stepup.py). Holders of a role in
+# MFA_REQUIRED_FOR_ROLES (comma-separated: admin, editor, viewer) reach only enrolment until they enrol.
+MFA_ISSUER = env.str("MFA_ISSUER", default="Gatehouse")
+MFA_TOKEN_LIFETIME = env.int("MFA_TOKEN_LIFETIME", default=300)
+MFA_TOKEN_MAX_ATTEMPTS = env.int("MFA_TOKEN_MAX_ATTEMPTS", default=5)
+STEP_UP_MAX_AGE = env.int("STEP_UP_MAX_AGE", default=600)
+MFA_REQUIRED_FOR_ROLES = [role.strip() for role in env.list("MFA_REQUIRED_FOR_ROLES", default=[]) if role.strip()]
+if not set(MFA_REQUIRED_FOR_ROLES) <= {"viewer", "editor", "admin"}:
+    raise ImproperlyConfigured(
+        f"MFA_REQUIRED_FOR_ROLES={','.join(MFA_REQUIRED_FOR_ROLES)!r}: use role names (admin, editor, viewer), "
+        "comma-separated, or leave it empty."
+    )
+for _name in ("MFA_TOKEN_LIFETIME", "MFA_TOKEN_MAX_ATTEMPTS", "STEP_UP_MAX_AGE"):
+    if globals()[_name] <= 0:
+        raise ImproperlyConfigured(f"{_name}={globals()[_name]} must be a positive number of seconds or attempts.")
 # Ended sessions stay listed in the admin this long for investigation, then prune_tokens drops them.
 SESSION_RETENTION_DAYS = env.int("SESSION_RETENTION_DAYS", default=30)
 

@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from accounts.jwks import JWKSetView
 from accounts.login import AdminSignInView, BrowsableSignInView
+from accounts.mfa_login import AdminSecondStepView, BrowsableSecondStepView
 from project import health
 from project.views import RedocView, SchemaView, api_root, favicon, redoc_script
 
@@ -25,9 +26,11 @@ urlpatterns = [
     path("api/v1/redoc/redoc.standalone.js", redoc_script, name="redoc-script"),
     # The two sign-in forms, ahead of the routes they replace: same rate limit, lockout and audit as the API.
     path("api-auth/login/", BrowsableSignInView.as_view(), name="browsable-login"),
+    path("api-auth/login/mfa/", BrowsableSecondStepView.as_view(), name="browsable-login-mfa"),
     path("api-auth/", include("rest_framework.urls")),
     path(".well-known/jwks.json", JWKSetView.as_view(), name="jwks"),
     path("admin/login/", AdminSignInView.as_view(), name="admin-login"),
+    path("admin/login/mfa/", AdminSecondStepView.as_view(), name="admin-login-mfa"),
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),

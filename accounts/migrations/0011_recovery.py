@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0009_idempotency_record'),
+        ('accounts', '0010_session_grace_answer'),
     ]
 
     operations = [

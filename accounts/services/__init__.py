@@ -2,8 +2,8 @@
 
 One module per concern: sessions (sign-in, token rotation, logout, revocation), users (accounts,
 passwords, activation, roles, privileges), recovery (password reset, email verification and
-change by mailed links) and guards (the superuser check and the user-row lock
-both share). Callers use `services.X` from this package.
+change by mailed links), mfa (TOTP, recovery codes, the second sign-in step) and guards (the
+superuser check and the user-row lock both share). Callers use `services.X` from this package.
 
 A test that replaces a service patches the module that calls it: `services.session_start` is
 called through this package (by the sign-in serializer), while a call between the submodules
@@ -12,6 +12,16 @@ called through this package (by the sign-in serializer), while a call between th
 
 from accounts import audit
 from accounts.services.guards import SuperuserProtected, guard_superuser
+from accounts.services.mfa import (
+    mfa_challenge_complete,
+    mfa_challenge_start,
+    mfa_disable,
+    mfa_recovery_codes_regenerate,
+    mfa_reset,
+    mfa_totp_begin,
+    mfa_totp_confirm,
+    mfa_verify,
+)
 from accounts.services.recovery import (
     LinkInvalid,
     email_change_confirm,
@@ -68,6 +78,14 @@ __all__ = [
     "ensure_email_verified",
     "guard_superuser",
     "is_uuid",
+    "mfa_challenge_complete",
+    "mfa_challenge_start",
+    "mfa_disable",
+    "mfa_recovery_codes_regenerate",
+    "mfa_reset",
+    "mfa_totp_begin",
+    "mfa_totp_confirm",
+    "mfa_verify",
     "password_reset_confirm",
     "password_reset_request",
     "password_reset_user",

@@ -45,6 +45,7 @@ def _issue_tokens(*, session: AuthSession) -> IssuedTokens:
     the session first if it is new, then `_record` the refresh token (it refers to the session)."""
     refresh = SessionRefreshToken.for_user(session.user)
     refresh[SESSION_CLAIM] = str(session.id)
+    refresh["auth_time"] = int(session.created_at.timestamp())  # The sign-in's time, for step-up (accounts/stepup.py).
     raw = str(refresh)  # Sign once: some algorithms (ES256) sign differently each time.
     session.expires_at = datetime_from_epoch(refresh["exp"])
     return IssuedTokens(access=str(refresh.access_token), refresh=raw, session=session, refresh_jti=refresh["jti"])
