@@ -23,7 +23,10 @@ class UserManager(BaseUserManager):
     use_in_migrations = True
 
     def get_by_natural_key(self, username: str) -> "User":
-        return self.get(email=normalize_email(username))
+        # Sign-in's one read of the account also says whether a second factor is owed
+        # (accounts.services.mfa.is_enrolled), so MFA costs no query of its own.
+        enrolled = TOTPDevice.objects.filter(user_id=models.OuterRef("pk"), confirmed_at__isnull=False)
+        return self.annotate(mfa_enrolled=models.Exists(enrolled)).get(email=normalize_email(username))
 
     def bulk_create(self, objs, *args, **kwargs) -> list["User"]:
         # Skips save(): normalise and fill in the skeleton here, so the UNIQUE column still holds.

@@ -141,6 +141,9 @@ def _store_recovery_codes(user: User) -> list[str]:
 
 
 def is_enrolled(user: User) -> bool:
+    known = getattr(user, "mfa_enrolled", None)  # Read with the account at sign-in (UserManager).
+    if known is not None:
+        return known
     return TOTPDevice.objects.filter(user_id=user.pk, confirmed_at__isnull=False).exists()
 
 
