@@ -353,21 +353,3 @@ def test_rate_limits_probe_redis_after_the_cool_down_and_recover(api, broken_red
 
     assert refused_again.status_code == 429
     assert not cache_breaker.is_open
-
-
-def test_refresh_grace_window_skips_an_open_breaker(monkeypatch):
-    from accounts import grace
-
-    calls = []
-    monkeypatch.setattr(grace.cache, "get", lambda *args, **kwargs: calls.append(1))
-    monkeypatch.setattr(cache_breaker, "timer", Clock())
-    cache_breaker.reset()
-    try:
-        for _ in range(cache_breaker.failure_threshold):
-            with pytest.raises(StoreUnavailable):
-                cache_breaker.call(FlakyStore())
-
-        assert grace.recall(raw_refresh="token", jti="jti") is None
-        assert calls == []
-    finally:
-        cache_breaker.reset()
