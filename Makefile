@@ -60,7 +60,8 @@ ANCHORS ?= $(CURDIR)/../shared/anchors
 .PHONY: bench-anchors
 bench-anchors: $(VENV)/.runtime
 	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-	GATEHOUSE_SRC=$(CURDIR) GATEHOUSE=1 bash $(ANCHORS)/bench.sh
+	# From the anchors' folder: started in this checkout, gunicorn would read our gunicorn.conf.py for every peer.
+	cd $(ANCHORS) && GATEHOUSE_SRC=$(CURDIR) GATEHOUSE=1 bash bench.sh
 
 # Fault suite (docs/faults.md): private PostgreSQL + Redis, Gatehouse in production mode under
 # gunicorn, a bounded load, each fault injected in turn, then the database audited. Never touches

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 
 from api.models import Project
 from api.selectors import CHANGE, DELETE, SHARE, VIEW, project_access
+from api.selectors import ProjectAccess  # noqa: F401 (the anchors' seed_meta.py imports it from here)
 
 # Not a project flag: creating a project takes the `api.add_project` model permission (a role).
 CREATE = "create"
