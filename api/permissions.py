@@ -11,8 +11,14 @@ from rest_framework import exceptions, permissions
 from rest_framework.request import Request
 
 from api.models import Project
-from api.selectors import CHANGE, DELETE, SHARE, VIEW, project_access
-from api.selectors import ProjectAccess  # noqa: F401 (the anchors' seed_meta.py imports it from here)
+from api.selectors import (
+    CHANGE,
+    DELETE,
+    SHARE,
+    VIEW,
+    ProjectAccess,  # noqa: F401 (the anchors' seed_meta.py imports it from here)
+    project_access,
+)
 
 # Not a project flag: creating a project takes the `api.add_project` model permission (a role).
 CREATE = "create"
