@@ -21,6 +21,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from rest_framework.exceptions import APIException
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenViewBase
@@ -63,7 +64,8 @@ def applies_to(view_class: type | None) -> bool:
 def _caller_scope(request: HttpRequest, view_class: type[APIView]) -> str | None:
     """Who owns the key: the user the view will authenticate, else the client address.
 
-    None when the credentials are refused: the view then answers 401 itself, and nothing is stored.
+    None when the credentials are refused, or are missing on a view that wants a signed-in caller:
+    the view then answers 401 itself, whatever the key, and nothing is stored or compared.
     """
     authenticators = [authenticator() for authenticator in view_class.authentication_classes]
     try:
@@ -72,6 +74,8 @@ def _caller_scope(request: HttpRequest, view_class: type[APIView]) -> str | None
         return None
     if user.is_authenticated:
         return f"user:{user.pk}"
+    if any(issubclass(permission, IsAuthenticated) for permission in view_class.permission_classes):
+        return None
     return f"anon:{client_ip(request) or '-'}"
 
 

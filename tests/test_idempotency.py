@@ -234,3 +234,15 @@ def test_concurrent_requests_with_one_key_make_one_change(make_user):
     assert all(body == created[0] for body in created)
     assert Project.objects.count() == 1
     assert IdempotencyRecord.objects.count() == 1
+
+
+def test_a_key_without_credentials_is_a_401_whatever_the_body(api):
+    # Schemathesis found 422 idempotency_key_reused answered to a caller with no credentials: a
+    # view that wants a signed-in caller must say so first, and no anonymous record is kept for it.
+    first = post(api, {"name": "Mine"})
+    second = post(api, {"name": "Another"})
+
+    assert_problem(first, 401)
+    assert_problem(second, 401)
+    assert not IdempotencyRecord.objects.exists()
+    assert not Project.objects.exists()
