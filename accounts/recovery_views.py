@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import services
+from accounts import services, stepup
 from accounts.models import normalize_email
 from accounts.recovery_serializers import (
     AcceptedSerializer,
@@ -159,6 +159,7 @@ class EmailChangeView(APIView):
     def post(self, request: Request) -> Response:
         if not settings.EMAIL_CHANGE_ENABLED:
             raise PermissionDenied("This is turned off on this server (EMAIL_CHANGE_ENABLED=0).")
+        stepup.require_step_up(request)  # As a password change: a recent sign-in or X-MFA-Code.
         serializer = EmailChangeSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         services.email_change_request(user=request.user, new_email=serializer.validated_data["new_email"])

@@ -24,6 +24,7 @@ from tests.mfa.conftest import DISABLE_URL, MFA_SIGN_IN_URL, RECOVERY_URL, STATU
 pytestmark = pytest.mark.django_db
 
 LOGOUT_ALL_URL = "/api/v1/auth/logout-all/"
+EMAIL_CHANGE_URL = "/api/v1/auth/email/change/"
 NEW_PASSWORD = "another-horse-battery-staple"
 STALE = settings.STEP_UP_MAX_AGE + 1
 
@@ -231,3 +232,15 @@ def test_can_regenerate_recovery_codes_and_the_old_ones_die(enrolled, clock):
     assert_problem(old, 401, "mfa_code_invalid")
     new = bearer("").post(MFA_SIGN_IN_URL, {"mfa_token": mfa_token(), "recovery_code": fresh[0]})
     assert new.status_code == 200
+
+
+def test_cannot_change_the_email_with_an_old_sign_in(clock, alice, settings):
+    # The issue lists email change among the step-up operations; its password alone is not enough.
+    settings.EMAIL_CHANGE_ENABLED = True
+    client = stale_client(clock, sign_in())
+
+    response = client.post(EMAIL_CHANGE_URL, {"new_email": "new-alice@example.com", "password": PASSWORD})
+
+    assert_problem(response, 401, "step_up_required")
+    assert User.objects.get(pk=alice.pk).email == alice.email
+    assert not SecurityEvent.objects.filter(type=SecurityEvent.Type.EMAIL_CHANGE_REQUEST).exists()
