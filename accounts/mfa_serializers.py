@@ -84,7 +84,7 @@ class TotpConfirmSerializer(StrictSerializer):
     code = _code_field()
 
 
-class RecoveryCodesSerializer(serializers.Serializer):
+class NewRecoveryCodesSerializer(serializers.Serializer):
     recovery_codes = serializers.ListField(
         child=serializers.CharField(),
         help_text="10 single-use codes, shown only this once: keep them somewhere safe.",

@@ -60,7 +60,7 @@ class TotpEnrolView(MfaView):
 @extend_schema(
     tags=["mfa"],
     request=mfa_serializers.TotpConfirmSerializer,
-    responses={200: mfa_serializers.RecoveryCodesSerializer},
+    responses={200: mfa_serializers.NewRecoveryCodesSerializer},
     summary="Confirm TOTP enrolment",
 )
 class TotpConfirmView(MfaView):
@@ -75,7 +75,7 @@ class TotpConfirmView(MfaView):
         serializer = mfa_serializers.TotpConfirmSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         codes = services.mfa_totp_confirm(user=request.user, code=serializer.validated_data["code"])
-        return Response(mfa_serializers.RecoveryCodesSerializer({"recovery_codes": codes}).data)
+        return Response(mfa_serializers.NewRecoveryCodesSerializer({"recovery_codes": codes}).data)
 
 
 @extend_schema(
@@ -101,7 +101,7 @@ class TotpDisableView(MfaView):
 @extend_schema(
     tags=["mfa"],
     request=mfa_serializers.StepUpCredentialSerializer,
-    responses={200: mfa_serializers.RecoveryCodesSerializer},
+    responses={200: mfa_serializers.NewRecoveryCodesSerializer},
     summary="Regenerate recovery codes",
 )
 class RecoveryCodesView(MfaView):
@@ -115,7 +115,7 @@ class RecoveryCodesView(MfaView):
         )
         serializer.is_valid(raise_exception=True)
         codes = services.mfa_recovery_codes_regenerate(user=request.user)
-        return Response(mfa_serializers.RecoveryCodesSerializer({"recovery_codes": codes}).data)
+        return Response(mfa_serializers.NewRecoveryCodesSerializer({"recovery_codes": codes}).data)
 
 
 @extend_schema(

@@ -348,3 +348,15 @@ def test_an_unknown_address_without_a_slash_is_a_plain_404(api):
     body = assert_problem(api.get("/api/v1/nothing-here"), 404, "not_found")
 
     assert body["detail"] == "There is nothing at this address."
+
+
+def test_no_component_has_a_property_named_like_itself(schema):
+    # openapi-python-client names a model's local variable after the model (`recovery_codes` for
+    # RecoveryCodes): a property of that name shadows it and the generated client fails to type-check.
+    clashes = []
+    for name, component in schema["components"]["schemas"].items():
+        own = re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+        if own in component.get("properties", {}):
+            clashes.append(f"{name}.{own}")
+
+    assert clashes == []
